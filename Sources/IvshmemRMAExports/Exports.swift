@@ -1,1 +1,49 @@
+// The MPI entry points a preloaded libivshmem_rma.so takes over from libmpich (whose MPI_*
+// symbols are weak aliases of PMPI_*). One forwarding line each; the engine lives in RMA.
+import CMPI
 import RMA
+
+public typealias Argv = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+
+// Life cycle
+@_cdecl("MPI_Init") public func mpiInit(_ argc: UnsafeMutablePointer<Int32>?, _ argv: Argv) -> Int32 { Lifecycle.initialize(argc, argv) }
+@_cdecl("MPI_Init_thread") public func mpiInitThread(_ argc: UnsafeMutablePointer<Int32>?, _ argv: Argv, _ required: Int32, _ provided: UnsafeMutablePointer<Int32>?) -> Int32 { Lifecycle.initializeThread(argc, argv, required, provided) }
+@_cdecl("MPI_Finalize") public func mpiFinalize() -> Int32 { Lifecycle.finalize() }
+
+// Windows
+@_cdecl("MPI_Win_allocate") public func mpiWinAllocate(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm, _ baseptr: UnsafeMutableRawPointer?, _ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { Windows.allocate(size: size, dispUnit: dispUnit, info: info, comm: comm, baseOut: baseptr, windowOut: win) }
+@_cdecl("MPI_Win_free") public func mpiWinFree(_ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { Windows.free(win) }
+@_cdecl("MPI_Win_get_attr") public func mpiWinGetAttr(_ win: MPI_Win, _ keyval: Int32, _ value: UnsafeMutableRawPointer?, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { Windows.attribute(win, keyval, value, flag) }
+
+// Data movement
+@_cdecl("MPI_Put") public func mpiPut(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win) -> Int32 { DataMovement.put(origin, originCount, originType, target, disp, targetCount, targetType, win) }
+@_cdecl("MPI_Get") public func mpiGet(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win) -> Int32 { DataMovement.get(origin, originCount, originType, target, disp, targetCount, targetType, win) }
+@_cdecl("MPI_Rput") public func mpiRput(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { DataMovement.requestBased(.put, UnsafeMutableRawPointer(mutating: origin), originCount, originType, target, disp, targetCount, targetType, win, request) }
+@_cdecl("MPI_Rget") public func mpiRget(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { DataMovement.requestBased(.get, origin, originCount, originType, target, disp, targetCount, targetType, win, request) }
+
+// Accumulates
+@_cdecl("MPI_Accumulate") public func mpiAccumulate(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win) -> Int32 { Accumulate.accumulate(.init(origin: origin, originCount: originCount, originType: originType, target: target, displacement: disp, targetCount: targetCount, targetType: targetType, op: op), win) }
+@_cdecl("MPI_Raccumulate") public func mpiRaccumulate(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { Accumulate.requestBased(.init(origin: origin, originCount: originCount, originType: originType, target: target, displacement: disp, targetCount: targetCount, targetType: targetType, op: op), win, request) }
+@_cdecl("MPI_Get_accumulate") public func mpiGetAccumulate(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ result: UnsafeMutableRawPointer?, _ resultCount: Int32, _ resultType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win) -> Int32 { Accumulate.accumulate(.init(origin: origin, originCount: originCount, originType: originType, result: result, resultCount: resultCount, resultType: resultType, target: target, displacement: disp, targetCount: targetCount, targetType: targetType, op: op), win) }
+@_cdecl("MPI_Rget_accumulate") public func mpiRgetAccumulate(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ result: UnsafeMutableRawPointer?, _ resultCount: Int32, _ resultType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { Accumulate.requestBased(.init(origin: origin, originCount: originCount, originType: originType, result: result, resultCount: resultCount, resultType: resultType, target: target, displacement: disp, targetCount: targetCount, targetType: targetType, op: op), win, request) }
+@_cdecl("MPI_Fetch_and_op") public func mpiFetchAndOp(_ origin: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?, _ type: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ op: MPI_Op, _ win: MPI_Win) -> Int32 { Accumulate.accumulate(.init(origin: origin, originCount: 1, originType: type, result: result, resultCount: 1, resultType: type, target: target, displacement: disp, targetCount: 1, targetType: type, op: op), win) }
+@_cdecl("MPI_Compare_and_swap") public func mpiCompareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?, _ type: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ win: MPI_Win) -> Int32 { Accumulate.compareAndSwap(origin, compare, result, type, target, disp, win) }
+
+// Active-target synchronization
+@_cdecl("MPI_Win_fence") public func mpiWinFence(_ assertion: Int32, _ win: MPI_Win) -> Int32 { ActiveTarget.fence(assertion, win) }
+@_cdecl("MPI_Win_post") public func mpiWinPost(_ group: MPI_Group, _ assertion: Int32, _ win: MPI_Win) -> Int32 { ActiveTarget.post(group, assertion, win) }
+@_cdecl("MPI_Win_start") public func mpiWinStart(_ group: MPI_Group, _ assertion: Int32, _ win: MPI_Win) -> Int32 { ActiveTarget.start(group, assertion, win) }
+@_cdecl("MPI_Win_complete") public func mpiWinComplete(_ win: MPI_Win) -> Int32 { ActiveTarget.complete(win) }
+@_cdecl("MPI_Win_wait") public func mpiWinWait(_ win: MPI_Win) -> Int32 { ActiveTarget.wait(win) }
+@_cdecl("MPI_Win_test") public func mpiWinTest(_ win: MPI_Win, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { ActiveTarget.test(win, flag) }
+
+// Passive-target synchronization
+@_cdecl("MPI_Win_lock") public func mpiWinLock(_ lockType: Int32, _ rank: Int32, _ assertion: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.lock(lockType, rank, assertion, win) }
+@_cdecl("MPI_Win_unlock") public func mpiWinUnlock(_ rank: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.unlock(rank, win) }
+@_cdecl("MPI_Win_lock_all") public func mpiWinLockAll(_ assertion: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.lockAll(assertion, win) }
+@_cdecl("MPI_Win_unlock_all") public func mpiWinUnlockAll(_ win: MPI_Win) -> Int32 { PassiveTarget.unlockAll(win) }
+@_cdecl("MPI_Win_flush") public func mpiWinFlush(_ rank: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.flush(.target(rank), win) }
+@_cdecl("MPI_Win_flush_all") public func mpiWinFlushAll(_ win: MPI_Win) -> Int32 { PassiveTarget.flush(.all, win) }
+@_cdecl("MPI_Win_flush_local") public func mpiWinFlushLocal(_ rank: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.flush(.localTarget(rank), win) }
+@_cdecl("MPI_Win_flush_local_all") public func mpiWinFlushLocalAll(_ win: MPI_Win) -> Int32 { PassiveTarget.flush(.localAll, win) }
+@_cdecl("MPI_Win_sync") public func mpiWinSync(_ win: MPI_Win) -> Int32 { PassiveTarget.sync(win) }

@@ -1,0 +1,214 @@
+import CMPI
+import Glibc
+import SharedSync
+
+/// MPI_Accumulate, MPI_Get_accumulate, MPI_Fetch_and_op, MPI_Compare_and_swap and the
+/// request-based forms. Each is applied whole under the target's accumulate lock in the region,
+/// so accumulates to one location never tear, whichever process (or VM) issues them. The
+/// operation itself is MPICH's (MPI_Reduce_local), so every predefined op and type behaves
+/// exactly as under plain MPICH.
+public enum Accumulate {
+    /// One accumulate-family call, as the engine sees it.
+    public struct Operation {
+        public var origin: UnsafeRawPointer?
+        public var originCount: Int32
+        public var originType: MPI_Datatype
+        public var result: UnsafeMutableRawPointer?
+        public var resultCount: Int32
+        public var resultType: MPI_Datatype
+        public var target: Int32
+        public var displacement: MPI_Aint
+        public var targetCount: Int32
+        public var targetType: MPI_Datatype
+        public var op: MPI_Op
+        var fetches: Bool { result != nil }
+
+        public init(origin: UnsafeRawPointer?, originCount: Int32, originType: MPI_Datatype,
+                    result: UnsafeMutableRawPointer? = nil, resultCount: Int32 = 0, resultType: MPI_Datatype = MPI_DATATYPE_NULL,
+                    target: Int32, displacement: MPI_Aint, targetCount: Int32, targetType: MPI_Datatype, op: MPI_Op) {
+            (self.origin, self.originCount, self.originType) = (origin, originCount, originType)
+            (self.result, self.resultCount, self.resultType) = (result, resultCount, resultType)
+            (self.target, self.displacement, self.targetCount, self.targetType, self.op) = (target, displacement, targetCount, targetType, op)
+        }
+    }
+
+    public static func accumulate(_ operation: Operation, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else {
+            Stats.count(.accMpi)
+            return toMPICH(operation, handle)
+        }
+        switch Policy.routeAccumulate(state, operation.target) {
+        case .region(let slot):
+            let code = apply(operation, state, slot)
+            if code == MPI_SUCCESS { Stats.count(.accShm) }
+            return code
+        case .mpich:
+            Stats.count(.accMpi)
+            return toMPICH(operation, handle)
+        case .nowhere:
+            return MPI_SUCCESS
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
+    }
+
+    /// MPI_Raccumulate / MPI_Rget_accumulate: applied before returning, so the request is complete.
+    public static func requestBased(_ operation: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        guard let state = WindowTable.lookup(handle), case .region = Policy.routeAccumulate(state, operation.target) else {
+            Stats.count(.accMpi)
+            return toMPICHRequest(operation, handle, request)
+        }
+        guard Epochs.inPassiveEpoch(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        let code = accumulate(operation, handle)
+        return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
+    }
+
+    public static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,
+                               _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else {
+            Stats.count(.accMpi)
+            return PMPI_Compare_and_swap(origin, compare, result, type, target, displacement, handle)
+        }
+        switch Policy.routeAccumulate(state, target) {
+        case .region(let slot):
+            guard Epochs.canAccess(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+            guard let shape = Datatypes.shape(of: type), shape.contiguous, let origin, let compare, let result else {
+                return windowError(handle, MPI_ERR_TYPE)
+            }
+            guard let window = TargetRange.resolve(slot, displacement, 1, shape) else { return windowError(handle, MPI_ERR_RMA_RANGE) }
+            withAccumulateLock(state, target) {
+                memcpy(result, window, shape.size)
+                if memcmp(window, compare, shape.size) == 0 { memcpy(window, origin, shape.size) }
+            }
+            Stats.count(.accShm)
+            return MPI_SUCCESS
+        case .mpich:
+            Stats.count(.accMpi)
+            return PMPI_Compare_and_swap(origin, compare, result, type, target, displacement, handle)
+        case .nowhere:
+            return MPI_SUCCESS
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
+    }
+
+    private static func apply(_ operation: Operation, _ state: UnsafeMutablePointer<WindowState>, _ slot: TargetSlot) -> Int32 {
+        let handle = state.pointee.handle
+        guard Epochs.canAccess(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        guard isPredefined(operation.op) else { return windowError(handle, MPI_ERR_OP) }
+        let ignoresOrigin = operation.op == IVSHMEM_MPI_NO_OP
+        guard operation.targetCount >= 0, operation.originCount >= 0, operation.resultCount >= 0 else {
+            return windowError(handle, MPI_ERR_COUNT)
+        }
+        guard let targetShape = Datatypes.shape(of: operation.targetType),
+              let element = Datatypes.elementType(of: operation.targetType),
+              let elementShape = Datatypes.shape(of: element), elementShape.size > 0 else {
+            return windowError(handle, MPI_ERR_TYPE)
+        }
+        let bytes = Int(operation.targetCount) * targetShape.size
+        let originShape = Datatypes.shape(of: operation.originType)
+        let resultShape = operation.fetches ? Datatypes.shape(of: operation.resultType) : nil
+        if !ignoresOrigin {
+            guard let originShape, Int(operation.originCount) * originShape.size == bytes,
+                  Datatypes.elementType(of: operation.originType) == element else { return windowError(handle, MPI_ERR_TYPE) }
+        }
+        if operation.fetches {
+            guard let resultShape, Int(operation.resultCount) * resultShape.size == bytes else { return windowError(handle, MPI_ERR_TYPE) }
+        }
+        if bytes == 0 { return MPI_SUCCESS }
+        guard let window = TargetRange.resolve(slot, operation.displacement, Int(operation.targetCount), targetShape) else {
+            return windowError(handle, MPI_ERR_RMA_RANGE)
+        }
+        guard ignoresOrigin || operation.origin != nil, !operation.fetches || operation.result != nil else {
+            return windowError(handle, MPI_ERR_BUFFER)
+        }
+
+        // Contiguous images of the target's elements and the origin's, staged only when a side is not contiguous.
+        let staged = Staging(bytes: bytes, targetContiguous: targetShape.contiguous,
+                             originContiguous: ignoresOrigin || originShape!.contiguous)
+        defer { staged.release() }
+        var code = MPI_SUCCESS
+        withAccumulateLock(state, operation.target) {
+            let current = staged.target ?? window
+            if let image = staged.target {
+                code = Packing.pack(window, operation.targetCount, operation.targetType, into: image, bytes)
+                guard code == MPI_SUCCESS else { return }
+            }
+            if operation.fetches {
+                code = copyOut(current, bytes, to: operation.result!, operation.resultCount, operation.resultType, resultShape!)
+                guard code == MPI_SUCCESS else { return }
+            }
+            guard !ignoresOrigin else { return }
+            let incoming: UnsafeRawPointer
+            if let image = staged.origin {
+                code = Packing.pack(operation.origin!, operation.originCount, operation.originType, into: image, bytes)
+                guard code == MPI_SUCCESS else { return }
+                incoming = UnsafeRawPointer(image)
+            } else {
+                incoming = operation.origin!
+            }
+            if operation.op == IVSHMEM_MPI_REPLACE {
+                memcpy(current, incoming, bytes)
+            } else {
+                code = PMPI_Reduce_local_c(incoming, current, MPI_Count(bytes / elementShape.size), element, operation.op)
+                guard code == MPI_SUCCESS else { return }
+            }
+            if staged.target != nil {
+                code = Packing.unpack(current, bytes, into: window, operation.targetCount, operation.targetType)
+            }
+        }
+        return code == MPI_SUCCESS ? MPI_SUCCESS : windowError(handle, code)
+    }
+
+    private static func copyOut(_ image: UnsafeRawPointer, _ bytes: Int, to result: UnsafeMutableRawPointer,
+                                _ count: Int32, _ type: MPI_Datatype, _ shape: TypeShape) -> Int32 {
+        if shape.contiguous {
+            memcpy(result, image, bytes)
+            return MPI_SUCCESS
+        }
+        return Packing.unpack(image, bytes, into: result, count, type)
+    }
+
+    @inline(__always)
+    private static func withAccumulateLock(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32, _ body: () -> Void) {
+        guard let runtime = Runtime.current else { return }
+        let slot = state.pointee.targets[Int(target)]
+        let lock = SharedSpinLock(at: slot.control! + ControlBlock.accumulateLock)
+        if !lock.lock(token: UInt64(runtime.worldRank) + 1, runtime.waitPolicy) {
+            runtime.abortOnTimeout("accumulate lock of MPI window", waitingFor: [slot.worldRank])
+        }
+        body()
+        lock.unlock()
+    }
+
+    /// MPICH's predefined operations are builtin handles (kind bits 01, object kind "op").
+    private static func isPredefined(_ op: MPI_Op) -> Bool { UInt32(bitPattern: op) >> 26 == UInt32(bitPattern: IVSHMEM_MPI_SUM) >> 26 }
+
+    private struct Staging {
+        let target: UnsafeMutableRawPointer?
+        let origin: UnsafeMutableRawPointer?
+        init(bytes: Int, targetContiguous: Bool, originContiguous: Bool) {
+            target = targetContiguous ? nil : .allocate(byteCount: bytes, alignment: 64)
+            origin = originContiguous ? nil : .allocate(byteCount: bytes, alignment: 64)
+        }
+        func release() {
+            target?.deallocate()
+            origin?.deallocate()
+        }
+    }
+
+    private static func toMPICH(_ o: Operation, _ handle: MPI_Win) -> Int32 {
+        o.fetches
+            ? PMPI_Get_accumulate(o.origin, o.originCount, o.originType, o.result, o.resultCount, o.resultType,
+                                  o.target, o.displacement, o.targetCount, o.targetType, o.op, handle)
+            : PMPI_Accumulate(o.origin, o.originCount, o.originType, o.target, o.displacement, o.targetCount, o.targetType, o.op, handle)
+    }
+
+    private static func toMPICHRequest(_ o: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        o.fetches
+            ? PMPI_Rget_accumulate(o.origin, o.originCount, o.originType, o.result, o.resultCount, o.resultType,
+                                   o.target, o.displacement, o.targetCount, o.targetType, o.op, handle, request)
+            : PMPI_Raccumulate(o.origin, o.originCount, o.originType, o.target, o.displacement, o.targetCount, o.targetType,
+                               o.op, handle, request)
+    }
+}

@@ -1,0 +1,144 @@
+import CMPI
+import SharedSync
+
+/// Active-target synchronization: MPI_Win_fence and post/start/complete/wait/test.
+/// In a window whose members share the region: a barrier over region words (fence), and
+/// per-pair post counters and per-target completion counters (PSCW). Otherwise MPICH's.
+public enum ActiveTarget {
+    public static func fence(_ assertion: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_fence(assertion, handle) }
+        guard !Epochs.inAnyPassiveEpoch(state), !state.pointee.accessStarted, !state.pointee.exposureOpen else {
+            return windowError(handle, MPI_ERR_RMA_SYNC)
+        }
+        if state.pointee.regionSync {
+            // Always a barrier, whatever the assertions: a target's local stores before the fence
+            // must be visible to gets after it, and our puts have already landed.
+            state.pointee.fenceGeneration += 1
+            let barrier = SharedBarrier(release: state.pointee.targets[0].control! + ControlBlock.fenceRelease,
+                                        arrivals: UnsafeBufferPointer(state.pointee.fenceArrivals))
+            if case .timedOut(let missing) = barrier.arrive(participant: Int(state.pointee.rank),
+                                                            generation: state.pointee.fenceGeneration, runtime.waitPolicy) {
+                runtime.abortOnTimeout("MPI_Win_fence", waitingFor: missing.map { state.pointee.targets[$0].worldRank })
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_fence(assertion, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.fenceOpen = assertion & MPI_MODE_NOSUCCEED == 0
+        return MPI_SUCCESS
+    }
+
+    public static func post(_ group: MPI_Group, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_post(group, assertion, handle) }
+        guard !state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        guard let origins = Epochs.windowRanks(of: group, state) else { return windowError(handle, MPI_ERR_GROUP) }
+        if state.pointee.regionSync {
+            if assertion & MPI_MODE_NOCHECK == 0 {
+                let me = Int(state.pointee.rank)
+                for origin in origins {
+                    SharedWord(at: state.pointee.targets[Int(origin)].control! + ControlBlock.posts + 8 * me).add(1)
+                }
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_post(group, assertion, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.completionsExpected += UInt64(origins.count)
+        for (index, origin) in origins.enumerated() { state.pointee.postedOrigins[index] = origin }
+        state.pointee.postedCount = origins.count
+        state.pointee.exposureOpen = true
+        return MPI_SUCCESS
+    }
+
+    public static func start(_ group: MPI_Group, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_start(group, assertion, handle) }
+        guard !state.pointee.accessStarted, !Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        guard let targets = Epochs.windowRanks(of: group, state) else { return windowError(handle, MPI_ERR_GROUP) }
+        if state.pointee.regionSync {
+            // Waits for every target's post here rather than at the first access: MPI allows it,
+            // and it keeps puts free of checks.
+            if assertion & MPI_MODE_NOCHECK == 0, let control = state.pointee.control {
+                for target in targets {
+                    state.pointee.postsConsumed[Int(target)] += 1
+                    let posts = SharedWord(at: control + ControlBlock.posts + 8 * Int(target))
+                    if !posts.wait(atLeast: state.pointee.postsConsumed[Int(target)], runtime.waitPolicy) {
+                        runtime.abortOnTimeout("MPI_Win_start", waitingFor: [state.pointee.targets[Int(target)].worldRank])
+                    }
+                }
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_start(group, assertion, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        for (index, target) in targets.enumerated() {
+            state.pointee.startedTargets[index] = target
+            state.pointee.access[Int(target)] |= Access.started
+        }
+        state.pointee.startedCount = targets.count
+        state.pointee.accessStarted = true
+        return MPI_SUCCESS
+    }
+
+    public static func complete(_ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_complete(handle) }
+        guard state.pointee.accessStarted else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if state.pointee.regionSync {
+            for index in 0..<state.pointee.startedCount {
+                let target = Int(state.pointee.startedTargets[index])
+                SharedWord(at: state.pointee.targets[target].control! + ControlBlock.completions).add(1)
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_complete(handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        for index in 0..<state.pointee.startedCount {
+            state.pointee.access[Int(state.pointee.startedTargets[index])] &= ~Access.started
+        }
+        state.pointee.startedCount = 0
+        state.pointee.accessStarted = false
+        return MPI_SUCCESS
+    }
+
+    public static func wait(_ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_wait(handle) }
+        guard state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if state.pointee.regionSync {
+            let completions = SharedWord(at: state.pointee.control! + ControlBlock.completions)
+            if !completions.wait(atLeast: state.pointee.completionsExpected, runtime.waitPolicy) {
+                let origins = (0..<state.pointee.postedCount).map { state.pointee.targets[Int(state.pointee.postedOrigins[$0])].worldRank }
+                runtime.abortOnTimeout("MPI_Win_wait", waitingFor: origins)
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_wait(handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.exposureOpen = false
+        return MPI_SUCCESS
+    }
+
+    public static func test(_ handle: MPI_Win, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let flag else { return PMPI_Win_test(handle, flag) }
+        guard state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if state.pointee.regionSync {
+            let done = SharedWord(at: state.pointee.control! + ControlBlock.completions).load() >= state.pointee.completionsExpected
+            flag.pointee = done ? 1 : 0
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_test(handle, flag)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        if flag.pointee != 0 { state.pointee.exposureOpen = false }
+        return MPI_SUCCESS
+    }
+}

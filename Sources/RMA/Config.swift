@@ -1,0 +1,54 @@
+import Glibc
+
+/// Settings read once from the environment at MPI_Init. Every variable is documented in the README.
+struct Config {
+    /// IVSHMEM_RMA_REGION: a region file or a PCI resource2 path; unset means "find the ivshmem PCI device".
+    var environment: [String: String]
+    /// IVSHMEM_RMA_SIZE: bytes for a region file that has to be created (default 256 MiB).
+    var createSize: Int
+    /// IVSHMEM_RMA_TIMEOUT: seconds a wait on a peer may last before the job is aborted.
+    var timeoutSeconds: Double
+    /// IVSHMEM_RMA_STATS=1: one stats line per rank at MPI_Finalize.
+    var printStats: Bool
+    /// IVSHMEM_RMA_VERBOSE=1: explain each decision.
+    var verbose: Bool
+
+    static func fromEnvironment() -> Config {
+        var environment: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let pair = String(cString: pointer)
+            if let equals = pair.firstIndex(of: "="), pair.hasPrefix("IVSHMEM_RMA_") {
+                environment[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return Config(environment: environment,
+                      createSize: environment["IVSHMEM_RMA_SIZE"].flatMap(parseByteSize) ?? 256 << 20,
+                      timeoutSeconds: environment["IVSHMEM_RMA_TIMEOUT"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 120,
+                      printStats: environment["IVSHMEM_RMA_STATS"] == "1",
+                      verbose: environment["IVSHMEM_RMA_VERBOSE"] == "1")
+    }
+}
+
+/// "268435456", "256M", "1G", "64K" (binary units).
+func parseByteSize(_ text: String) -> Int? {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    guard let last = text.uppercased().last else { return nil }
+    if let unit = units[last] {
+        return Int(text.dropLast()).flatMap { $0 > 0 ? $0 * unit : nil }
+    }
+    return Int(text).flatMap { $0 > 0 ? $0 : nil }
+}
+
+/// One line to stderr, always prefixed so users can grep for the library's words.
+func warn(_ message: String) {
+    writeLine("ivshmem-rma: \(message)")
+}
+
+/// One whole line in one write(2), so lines from many ranks sharing a terminal do not interleave.
+func writeLine(_ line: String) {
+    var text = line
+    text.append("\n")
+    text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+}

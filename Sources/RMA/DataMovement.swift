@@ -1,0 +1,160 @@
+import CMPI
+import Glibc
+
+/// MPI_Put, MPI_Get and their request-based forms: direct copies into and out of a target's
+/// window memory in the region. The hot path (contiguous predefined types) is a table lookup,
+/// a bounds check and one memcpy.
+public enum DataMovement {
+    public enum Direction { case put, get }
+
+    public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
+                    _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
+                    _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else {
+            Stats.count(.putMpi)
+            return PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        }
+        switch Policy.route(state, target) {
+        case .region(let slot):
+            let code = move(.put, UnsafeMutableRawPointer(mutating: origin), originCount, originType, state, target, slot,
+                            displacement, targetCount, targetType)
+            if code == MPI_SUCCESS { Stats.count(.putShm) }
+            return code
+        case .mpich:
+            Stats.count(.putMpi)
+            return PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        case .nowhere:
+            return MPI_SUCCESS
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
+    }
+
+    public static func get(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
+                    _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
+                    _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else {
+            Stats.count(.getMpi)
+            return PMPI_Get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        }
+        switch Policy.route(state, target) {
+        case .region(let slot):
+            let code = move(.get, origin, originCount, originType, state, target, slot, displacement, targetCount, targetType)
+            if code == MPI_SUCCESS { Stats.count(.getShm) }
+            return code
+        case .mpich:
+            Stats.count(.getMpi)
+            return PMPI_Get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        case .nowhere:
+            return MPI_SUCCESS
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
+    }
+
+    /// Request-based forms: region copies finish before the call returns, so the request handed
+    /// back is already complete. They are legal only in passive-target epochs, as in MPICH.
+    public static func requestBased(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                             _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
+                             _ targetType: MPI_Datatype, _ handle: MPI_Win,
+                             _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        guard let state = WindowTable.lookup(handle), case .region = Policy.route(state, target) else {
+            Stats.count(direction == .put ? .putMpi : .getMpi)
+            return direction == .put
+                ? PMPI_Rput(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+                : PMPI_Rget(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+        }
+        guard Epochs.inPassiveEpoch(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        let code = direction == .put
+            ? put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            : get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        guard code == MPI_SUCCESS else { return code }
+        return CompletedRequests.make(request)
+    }
+
+    /// Copies between origin memory and a target's window, for any datatypes: one memcpy when both
+    /// sides are contiguous, MPI_Pack/MPI_Unpack straight into or out of the mapped window
+    /// otherwise. Checks the epoch and the target range first; writes nothing on error.
+    @inline(__always)
+    static func move(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                     _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>, _ target: Int32,
+                     _ slot: TargetSlot, _ displacement: MPI_Aint, _ targetCount: Int32,
+                     _ targetType: MPI_Datatype) -> Int32 {
+        let handle = state.pointee.handle
+        guard Epochs.canAccess(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        guard originCount >= 0, targetCount >= 0 else { return windowError(handle, MPI_ERR_COUNT) }
+        guard let originShape = Datatypes.shape(of: originType), let targetShape = Datatypes.shape(of: targetType) else {
+            return windowError(handle, MPI_ERR_TYPE)
+        }
+        let bytes = Int(originCount) * originShape.size
+        guard bytes == Int(targetCount) * targetShape.size else { return windowError(handle, MPI_ERR_TYPE) }
+        if bytes == 0 { return MPI_SUCCESS }
+        guard let window = TargetRange.resolve(slot, displacement, Int(targetCount), targetShape) else {
+            return windowError(handle, MPI_ERR_RMA_RANGE)
+        }
+        guard let origin else { return windowError(handle, MPI_ERR_BUFFER) }
+
+        if originShape.contiguous && targetShape.contiguous {
+            switch direction {
+            case .put: memcpy(window, origin, bytes)
+            case .get: memcpy(origin, window, bytes)
+            }
+            return MPI_SUCCESS
+        }
+        switch direction {
+        case .put:
+            return Packing.transfer(from: origin, originCount, originType, originShape,
+                                    to: window, targetCount, targetType, targetShape, bytes: bytes)
+        case .get:
+            return Packing.transfer(from: window, targetCount, targetType, targetShape,
+                                    to: origin, originCount, originType, originShape, bytes: bytes)
+        }
+    }
+}
+
+/// Bounds of one access in a target's window.
+enum TargetRange {
+    /// The address of element 0 at `displacement`, when every byte that `count` (> 0) elements
+    /// of `shape` touch lies inside the target's window; nil otherwise (MPI_ERR_RMA_RANGE).
+    @inline(__always)
+    static func resolve(_ slot: TargetSlot, _ displacement: MPI_Aint, _ count: Int, _ shape: TypeShape) -> UnsafeMutableRawPointer? {
+        guard displacement >= 0, let base = slot.data, let span = shape.span(count: count) else { return nil }
+        let (start, overflow) = displacement.multipliedReportingOverflow(by: slot.dispUnit)
+        guard !overflow else { return nil }
+        let (lower, lowOverflow) = start.addingReportingOverflow(span.lower)
+        let (upper, highOverflow) = start.addingReportingOverflow(span.upper)
+        guard !lowOverflow, !highOverflow, lower >= 0, upper <= slot.size else { return nil }
+        return base + start
+    }
+}
+
+/// Non-contiguous transfers through MPI_Pack/MPI_Unpack, which read and write any datatype
+/// layout straight from and to the mapped memory on either side.
+enum Packing {
+    static func transfer(from source: UnsafeMutableRawPointer, _ sourceCount: Int32, _ sourceType: MPI_Datatype,
+                         _ sourceShape: TypeShape, to destination: UnsafeMutableRawPointer, _ destinationCount: Int32,
+                         _ destinationType: MPI_Datatype, _ destinationShape: TypeShape, bytes: Int) -> Int32 {
+        if sourceShape.contiguous {
+            return unpack(source, bytes, into: destination, destinationCount, destinationType)
+        }
+        if destinationShape.contiguous {
+            return pack(source, sourceCount, sourceType, into: destination, bytes)
+        }
+        let staging = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { staging.deallocate() }
+        let code = pack(source, sourceCount, sourceType, into: staging, bytes)
+        return code == MPI_SUCCESS ? unpack(staging, bytes, into: destination, destinationCount, destinationType) : code
+    }
+
+    static func pack(_ source: UnsafeRawPointer, _ count: Int32, _ type: MPI_Datatype,
+                     into packed: UnsafeMutableRawPointer, _ bytes: Int) -> Int32 {
+        var position: MPI_Count = 0
+        return PMPI_Pack_c(source, MPI_Count(count), type, packed, MPI_Count(bytes), &position, MPI_COMM_SELF)
+    }
+
+    static func unpack(_ packed: UnsafeRawPointer, _ bytes: Int, into destination: UnsafeMutableRawPointer,
+                       _ count: Int32, _ type: MPI_Datatype) -> Int32 {
+        var position: MPI_Count = 0
+        return PMPI_Unpack_c(packed, MPI_Count(bytes), &position, destination, MPI_Count(count), type, MPI_COMM_SELF)
+    }
+}

@@ -1,0 +1,9 @@
+import CMPI
+
+/// Reports an MPI error the way MPICH would: through the window's error handler (which aborts
+/// under the default MPI_ERRORS_ARE_FATAL), then as the return code.
+@inline(never)
+func windowError(_ handle: MPI_Win, _ errorClass: Int32) -> Int32 {
+    PMPI_Win_call_errhandler(handle, errorClass)
+    return errorClass
+}

@@ -1,0 +1,38 @@
+import CMPI
+import Glibc
+
+/// MPI_Init, MPI_Init_thread and MPI_Finalize: start the engine after MPICH is up, and give the
+/// region back (and print the stats line) before MPICH goes down.
+public enum Lifecycle {
+    public static func initialize(_ argc: UnsafeMutablePointer<Int32>?,
+                                  _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> Int32 {
+        let code = PMPI_Init(argc, argv)
+        if code == MPI_SUCCESS { start() }
+        return code
+    }
+
+    public static func initializeThread(_ argc: UnsafeMutablePointer<Int32>?,
+                                        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?,
+                                        _ required: Int32, _ provided: UnsafeMutablePointer<Int32>?) -> Int32 {
+        let code = PMPI_Init_thread(argc, argv, required, provided)
+        if code == MPI_SUCCESS { start() }
+        return code
+    }
+
+    public static func finalize() -> Int32 {
+        if let runtime = Runtime.current {
+            if runtime.config.printStats {
+                writeLine(Stats.line(worldRank: runtime.worldRank, regionPath: runtime.region?.mapping.source.path))
+            }
+            CoResidence.finish(runtime)
+            Runtime.current = nil
+        }
+        return PMPI_Finalize()
+    }
+
+    private static func start() {
+        WindowTable.prepare()
+        Datatypes.verifyHandleEncoding()
+        Runtime.current = CoResidence.start()
+    }
+}

@@ -1,0 +1,132 @@
+import Atomics
+import CMPI
+import SharedSync
+
+/// Passive-target synchronization: lock/unlock, lock_all/unlock_all, flush*, sync.
+/// In a window whose members share the region, the lock is a reader/writer word in the target's
+/// control block; copies are complete when they return, so flushes only order memory.
+/// Otherwise MPICH is the lock authority and we only keep the epoch bookkeeping.
+public enum PassiveTarget {
+    public static func lock(_ lockType: Int32, _ target: Int32, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else {
+            return PMPI_Win_lock(lockType, target, assertion, handle)
+        }
+        guard lockType == MPI_LOCK_SHARED || lockType == MPI_LOCK_EXCLUSIVE else { return windowError(handle, MPI_ERR_LOCKTYPE) }
+        if target == MPI_PROC_NULL { return MPI_SUCCESS }
+        guard target >= 0, target < state.pointee.memberCount else { return windowError(handle, MPI_ERR_RANK) }
+        guard state.pointee.lockAll == 0, !state.pointee.accessStarted, state.pointee.access[Int(target)] & Access.locked == 0 else {
+            return windowError(handle, MPI_ERR_RMA_SYNC)
+        }
+        var flags = lockType == MPI_LOCK_SHARED ? Access.shared : Access.exclusive
+        if state.pointee.regionSync {
+            if assertion & MPI_MODE_NOCHECK != 0 {
+                flags = Access.lockNoCheck
+            } else {
+                let lock = SharedRWLock(at: state.pointee.targets[Int(target)].control! + ControlBlock.passiveLock)
+                let granted = lockType == MPI_LOCK_SHARED ? lock.lockShared(runtime.waitPolicy) : lock.lockExclusive(runtime.waitPolicy)
+                if !granted { runtime.abortOnTimeout("MPI_Win_lock", waitingFor: [state.pointee.targets[Int(target)].worldRank]) }
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_lock(lockType, target, assertion, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.access[Int(target)] |= flags
+        state.pointee.lockedTargets += 1
+        return MPI_SUCCESS
+    }
+
+    public static func unlock(_ target: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_unlock(target, handle) }
+        if target == MPI_PROC_NULL { return MPI_SUCCESS }
+        guard target >= 0, target < state.pointee.memberCount else { return windowError(handle, MPI_ERR_RANK) }
+        let flags = state.pointee.access[Int(target)] & Access.locked
+        guard flags != 0 else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if state.pointee.regionSync {
+            let lock = SharedRWLock(at: state.pointee.targets[Int(target)].control! + ControlBlock.passiveLock)
+            if flags == Access.shared { lock.unlockShared() } else if flags == Access.exclusive { lock.unlockExclusive() }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_unlock(target, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.access[Int(target)] &= ~Access.locked
+        state.pointee.lockedTargets -= 1
+        return MPI_SUCCESS
+    }
+
+    public static func lockAll(_ assertion: Int32, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_lock_all(assertion, handle) }
+        guard state.pointee.lockAll == 0, state.pointee.lockedTargets == 0, !state.pointee.accessStarted else {
+            return windowError(handle, MPI_ERR_RMA_SYNC)
+        }
+        if state.pointee.regionSync {
+            if assertion & MPI_MODE_NOCHECK == 0 {
+                // In rank order, as every locker does, so two lock_all calls cannot deadlock.
+                for target in 0..<Int(state.pointee.memberCount) {
+                    let lock = SharedRWLock(at: state.pointee.targets[target].control! + ControlBlock.passiveLock)
+                    if !lock.lockShared(runtime.waitPolicy) {
+                        runtime.abortOnTimeout("MPI_Win_lock_all", waitingFor: [state.pointee.targets[target].worldRank])
+                    }
+                }
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_lock_all(assertion, handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.lockAll = assertion & MPI_MODE_NOCHECK != 0 ? Access.lockNoCheck : Access.shared
+        return MPI_SUCCESS
+    }
+
+    public static func unlockAll(_ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_unlock_all(handle) }
+        guard state.pointee.lockAll != 0 else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if state.pointee.regionSync {
+            if state.pointee.lockAll == Access.shared {
+                for target in 0..<Int(state.pointee.memberCount) {
+                    SharedRWLock(at: state.pointee.targets[target].control! + ControlBlock.passiveLock).unlockShared()
+                }
+            }
+            Stats.count(.syncShm)
+        } else {
+            let code = PMPI_Win_unlock_all(handle)
+            guard code == MPI_SUCCESS else { return code }
+            Stats.count(.syncMpi)
+        }
+        state.pointee.lockAll = 0
+        return MPI_SUCCESS
+    }
+
+    public enum Flush { case target(Int32), all, localTarget(Int32), localAll }
+
+    /// Region copies are complete at the target when they return; a flush publishes them
+    /// (release ordering) so any later synchronization the program does carries them along.
+    @inline(__always)
+    public static func flush(_ kind: Flush, _ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return flushInMPICH(kind, handle) }
+        guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        atomicMemoryFence(ordering: .releasing)
+        if state.pointee.regionSync { return MPI_SUCCESS }
+        return flushInMPICH(kind, handle)
+    }
+
+    public static func sync(_ handle: MPI_Win) -> Int32 {
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_sync(handle) }
+        guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        return state.pointee.regionSync ? MPI_SUCCESS : PMPI_Win_sync(handle)
+    }
+
+    private static func flushInMPICH(_ kind: Flush, _ handle: MPI_Win) -> Int32 {
+        switch kind {
+        case .target(let rank): PMPI_Win_flush(rank, handle)
+        case .all: PMPI_Win_flush_all(handle)
+        case .localTarget(let rank): PMPI_Win_flush_local(rank, handle)
+        case .localAll: PMPI_Win_flush_local_all(handle)
+        }
+    }
+}

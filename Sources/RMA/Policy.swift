@@ -1,0 +1,57 @@
+import CMPI
+
+/// The one place that decides what goes through the region and what goes to MPICH.
+///
+/// - A window goes through the region when at least two of its members share a region
+///   (`Windows.allocate`); otherwise MPICH allocates it as usual.
+/// - A data movement call goes through the region when its target's memory is mapped here
+///   (`route`), and is handed to MPICH unchanged otherwise.
+/// - Accumulates go through the region only in windows whose members all share the region:
+///   there the region's per-target lock is the only way to update a target, so accumulates
+///   from every origin are atomic with each other. In a window spanning servers MPICH applies
+///   remote accumulates under its own lock, which a region copy could interleave with.
+/// - Synchronization of a window whose members all share the region never touches MPICH; in a
+///   window spanning servers MPICH is the single authority for every lock and epoch, and region
+///   copies happen only inside epochs MPICH has granted.
+enum Policy {
+    enum Route {
+        case region(TargetSlot)
+        case mpich
+        /// MPI_PROC_NULL: the call succeeds and moves nothing.
+        case nowhere
+        case invalidRank
+    }
+
+    @inline(__always)
+    static func route(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32) -> Route {
+        if target == MPI_PROC_NULL { return .nowhere }
+        guard target >= 0, target < state.pointee.memberCount else { return .invalidRank }
+        let slot = state.pointee.targets[Int(target)]
+        return slot.control == nil ? .mpich : .region(slot)
+    }
+
+    @inline(__always)
+    static func routeAccumulate(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32) -> Route {
+        let route = route(state, target)
+        if case .region = route, !state.pointee.regionSync { return .mpich }
+        return route
+    }
+
+    /// World ranks of a communicator's members (-1 for members outside MPI_COMM_WORLD, such as
+    /// spawned processes, which are never co-resident as far as we know).
+    static func worldRanks(of comm: MPI_Comm, members: Int32) -> [Int32] {
+        var group = MPI_GROUP_NULL, worldGroup = MPI_GROUP_NULL
+        PMPI_Comm_group(comm, &group)
+        PMPI_Comm_group(MPI_COMM_WORLD, &worldGroup)
+        let ranks = [Int32](0..<members)
+        var world = [Int32](repeating: MPI_UNDEFINED, count: Int(members))
+        PMPI_Group_translate_ranks(group, members, ranks, worldGroup, &world)
+        PMPI_Group_free(&group)
+        PMPI_Group_free(&worldGroup)
+        return world.map { $0 == MPI_UNDEFINED ? -1 : $0 }
+    }
+
+    static func hasCoResidentPeer(_ worldRanks: [Int32], _ runtime: Runtime) -> Bool {
+        worldRanks.contains { $0 != runtime.worldRank && runtime.isCoResident($0, runtime.worldRank) }
+    }
+}

@@ -1,0 +1,45 @@
+import Atomics
+
+/// Counts of calls served through the region ("shm") and handed to MPICH ("mpi").
+/// Relaxed atomic counters: exact under MPI_THREAD_MULTIPLE, one uncontended add on the hot path.
+enum Counter: Int, CaseIterable {
+    case putShm, putMpi, getShm, getMpi, accShm, accMpi, syncShm, syncMpi, windowsShm, windowsMpi
+
+    var key: String {
+        switch self {
+        case .putShm: "put_shm"
+        case .putMpi: "put_mpi"
+        case .getShm: "get_shm"
+        case .getMpi: "get_mpi"
+        case .accShm: "acc_shm"
+        case .accMpi: "acc_mpi"
+        case .syncShm: "sync_shm"
+        case .syncMpi: "sync_mpi"
+        case .windowsShm: "windows_shm"
+        case .windowsMpi: "windows_mpi"
+        }
+    }
+}
+
+enum Stats {
+    nonisolated(unsafe) static let counts: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage> = {
+        let storage = UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>.allocate(capacity: Counter.allCases.count)
+        storage.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: Counter.allCases.count)
+        return storage
+    }()
+
+    @inline(__always)
+    static func count(_ counter: Counter) {
+        UnsafeAtomic<Int>(at: counts + counter.rawValue).wrappingIncrement(ordering: .relaxed)
+    }
+
+    static func value(_ counter: Counter) -> Int {
+        UnsafeAtomic<Int>(at: counts + counter.rawValue).load(ordering: .relaxed)
+    }
+
+    /// `ivshmem-rma stats rank=3 region=/dev/shm/x put_shm=10 ...`: the line IVSHMEM_RMA_STATS=1 prints.
+    static func line(worldRank: Int32, regionPath: String?) -> String {
+        let pairs = Counter.allCases.map { "\($0.key)=\(value($0))" }.joined(separator: " ")
+        return "ivshmem-rma stats rank=\(worldRank) region=\(regionPath ?? "none") \(pairs)"
+    }
+}

@@ -1,0 +1,192 @@
+import CMPI
+import Glibc
+import Region
+
+/// Window life cycle: MPI_Win_allocate in the region, MPI_Win_free, and the attributes that must
+/// read as they would under plain MPICH.
+public enum Windows {
+    /// What each member tells the others at creation (one allgather, 8 words a member).
+    private struct Offer {
+        static let width = 6
+        var leader: Int64        // co-residence group leader's world rank, -1 for none
+        var inRegion: Int64      // 1 when its memory is a region block
+        var dataOffset: Int64
+        var controlOffset: Int64
+        var size: Int64
+        var dispUnit: Int64
+
+        var words: [Int64] { [leader, inRegion, dataOffset, controlOffset, size, dispUnit] }
+        init(_ words: ArraySlice<Int64>) {
+            let w = Array(words)
+            (leader, inRegion, dataOffset, controlOffset, size, dispUnit) = (w[0], w[1], w[2], w[3], w[4], w[5])
+        }
+        init(leader: Int64, inRegion: Int64, dataOffset: Int64, controlOffset: Int64, size: Int64, dispUnit: Int64) {
+            (self.leader, self.inRegion, self.dataOffset, self.controlOffset, self.size, self.dispUnit) =
+                (leader, inRegion, dataOffset, controlOffset, size, dispUnit)
+        }
+        func reaches(_ other: Offer) -> Bool { inRegion == 1 && other.inRegion == 1 && leader >= 0 && leader == other.leader }
+    }
+
+    public static func allocate(size: MPI_Aint, dispUnit: Int32, info: MPI_Info, comm: MPI_Comm,
+                         baseOut: UnsafeMutableRawPointer?, windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
+        var isInter: Int32 = 0
+        guard let runtime = Runtime.current, let region = runtime.region, let baseOut, let windowOut,
+              size >= 0, dispUnit > 0, PMPI_Comm_test_inter(comm, &isInter) == MPI_SUCCESS, isInter == 0 else {
+            return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
+        }
+        var rank: Int32 = 0, members: Int32 = 0
+        PMPI_Comm_rank(comm, &rank)
+        PMPI_Comm_size(comm, &members)
+        let worldRanks = Policy.worldRanks(of: comm, members: members)
+        let me = runtime.worldRank
+        let controlSize = ControlBlock.size(members: Int(members))
+
+        var block: Region.Block?
+        if Policy.hasCoResidentPeer(worldRanks, runtime) {
+            do {
+                block = try region.allocate(bytes: roundUp(size, to: ControlBlock.lineSize) + controlSize,
+                                            jobID: runtime.jobID, wait: runtime.waitPolicy)
+            } catch {
+                warn("rank \(me): window of \(size) bytes falls back to MPICH memory: \(error)")
+            }
+        }
+        let mine = Offer(leader: Int64(runtime.leaders[Int(me)]), inRegion: block == nil ? 0 : 1,
+                         dataOffset: Int64(block?.offset ?? 0),
+                         controlOffset: Int64((block?.offset ?? 0) + roundUp(size, to: ControlBlock.lineSize)),
+                         size: Int64(size), dispUnit: Int64(dispUnit))
+        var gathered = [Int64](repeating: 0, count: Offer.width * Int(members))
+        PMPI_Allgather(mine.words, Int32(Offer.width), MPI_INT64_T, &gathered, Int32(Offer.width), MPI_INT64_T, comm)
+        let offers = (0..<Int(members)).map { Offer(gathered[($0 * Offer.width)..<(($0 + 1) * Offer.width)]) }
+
+        let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
+        guard anyPair else {
+            if let block { region.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
+            runtime.explain("window on a communicator of \(members) goes to MPICH: no two members share a region")
+            return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
+        }
+
+        let memory: WindowMemory
+        var base: UnsafeMutableRawPointer?
+        var control: UnsafeMutableRawPointer?
+        if let block {
+            base = size > 0 ? region.address(offset: block.offset, length: size) : nil
+            control = region.address(offset: Int(mine.controlOffset), length: controlSize)
+            memory = .region(block)
+            // Blocks are reused: a new window starts clean, as fresh pages would, and nobody sees a
+            // previous window's lock or counters.
+            if let start = region.address(offset: block.offset, length: block.size) { memset(start, 0, block.size) }
+        } else {
+            if size > 0 {
+                var pointer: UnsafeMutableRawPointer?
+                let code = PMPI_Alloc_mem(size, MPI_INFO_NULL, &pointer)
+                guard code == MPI_SUCCESS else { return code }
+                base = pointer
+            }
+            memory = .mpich(base)
+        }
+
+        var handle = MPI_WIN_NULL
+        let code = PMPI_Win_create(base, size, dispUnit, info, comm, &handle)
+        guard code == MPI_SUCCESS else {
+            release(memory, runtime)
+            return code
+        }
+
+        let targets = UnsafeMutablePointer<TargetSlot>.allocate(capacity: Int(members))
+        for (member, offer) in offers.enumerated() {
+            var slot = TargetSlot(data: nil, control: nil, size: Int(offer.size), dispUnit: Int(offer.dispUnit),
+                                  worldRank: worldRanks[member])
+            if mine.reaches(offer), let peerControl = region.address(offset: Int(offer.controlOffset), length: controlSize) {
+                slot.control = peerControl
+                slot.data = offer.size > 0 ? region.address(offset: Int(offer.dataOffset), length: Int(offer.size)) : nil
+                if offer.size > 0 && slot.data == nil { slot.control = nil }  // a bad offset never becomes a pointer
+            }
+            targets.advanced(by: member).initialize(to: slot)
+        }
+        let regionSync = (0..<Int(members)).allSatisfy { targets[$0].control != nil }
+        let fenceArrivals = UnsafeMutableBufferPointer<UnsafeMutableRawPointer>.allocate(capacity: regionSync ? Int(members) : 0)
+        if regionSync {
+            for member in 0..<Int(members) { fenceArrivals[member] = targets[member].control! + ControlBlock.fenceArrival }
+        }
+        var group = MPI_GROUP_NULL
+        PMPI_Comm_group(comm, &group)
+
+        let state = UnsafeMutablePointer<WindowState>.allocate(capacity: 1)
+        state.initialize(to: WindowState(
+            handle: handle, rank: rank, memberCount: members, group: group, regionSync: regionSync,
+            targets: targets, control: control, fenceArrivals: fenceArrivals, memory: memory,
+            access: zeroed(UInt8.self, Int(members)), startedTargets: zeroed(Int32.self, Int(members)),
+            postsConsumed: zeroed(UInt64.self, Int(members)), postedOrigins: zeroed(Int32.self, Int(members))))
+        WindowTable.insert(state)
+        Stats.count(.windowsShm)
+        let reachable = (0..<Int(members)).filter { targets[$0].data != nil || targets[$0].control != nil }
+        runtime.explain("window 0x\(String(UInt32(bitPattern: handle), radix: 16)) of \(size) bytes in the region; "
+                        + "members reachable through it: \(reachable.map(String.init).joined(separator: ",")) of \(members); "
+                        + (regionSync ? "synchronization through the region" : "synchronization through MPICH (members on other servers)"))
+
+        baseOut.storeBytes(of: base, as: UnsafeMutableRawPointer?.self)
+        windowOut.pointee = handle
+        return MPI_SUCCESS
+    }
+
+    public static func free(_ windowInOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
+        guard let windowInOut, let state = WindowTable.lookup(windowInOut.pointee), let runtime = Runtime.current else {
+            return PMPI_Win_free(windowInOut)
+        }
+        let handle = windowInOut.pointee
+        // MPICH's free is collective and waits for every member, so after it nobody touches our memory.
+        let code = PMPI_Win_free(windowInOut)
+        guard code == MPI_SUCCESS else { return code }
+        WindowTable.remove(handle)
+        release(state.pointee.memory, runtime)
+        var group = state.pointee.group
+        PMPI_Group_free(&group)
+        let members = Int(state.pointee.memberCount)
+        state.pointee.targets.deinitialize(count: members).deallocate()
+        state.pointee.fenceArrivals.deallocate()
+        state.pointee.access.deallocate()
+        state.pointee.startedTargets.deallocate()
+        state.pointee.postsConsumed.deallocate()
+        state.pointee.postedOrigins.deallocate()
+        state.deinitialize(count: 1).deallocate()
+        return MPI_SUCCESS
+    }
+
+    /// MPICH saw MPI_Win_create; the program asked for MPI_Win_allocate and must read that back.
+    public static func attribute(_ handle: MPI_Win, _ keyval: Int32, _ value: UnsafeMutableRawPointer?,
+                          _ flag: UnsafeMutablePointer<Int32>?) -> Int32 {
+        guard keyval == MPI_WIN_CREATE_FLAVOR, WindowTable.lookup(handle) != nil, let value, let flag else {
+            return PMPI_Win_get_attr(handle, keyval, value, flag)
+        }
+        value.storeBytes(of: allocateFlavor, as: UnsafeMutablePointer<Int32>.self)
+        flag.pointee = 1
+        return MPI_SUCCESS
+    }
+
+    nonisolated(unsafe) private static let allocateFlavor: UnsafeMutablePointer<Int32> = {
+        let flavor = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        flavor.initialize(to: Int32(MPI_WIN_FLAVOR_ALLOCATE.rawValue))
+        return flavor
+    }()
+
+    private static func passThrough(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm,
+                                    _ baseOut: UnsafeMutableRawPointer?, _ windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
+        if Runtime.current != nil { Stats.count(.windowsMpi) }
+        return PMPI_Win_allocate(size, dispUnit, info, comm, baseOut, windowOut)
+    }
+
+    private static func release(_ memory: WindowMemory, _ runtime: Runtime) {
+        switch memory {
+        case .region(let block):
+            runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy)
+        case .mpich(let pointer):
+            if let pointer { PMPI_Free_mem(pointer) }
+        }
+    }
+
+    private static func zeroed<T: FixedWidthInteger>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
+        let buffer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+        buffer.initialize(repeating: 0, count: max(count, 1))
+        return buffer
+    }
+}
