@@ -31,6 +31,8 @@ let package = Package(
         ]),
         // The @_cdecl surface: one forwarding line per MPI function.
         .target(name: "IvshmemRMAExports", dependencies: ["RMA", "CMPI"]),
+        // Test fixture: RegionTests and SharedSyncTests run it to work across real processes.
+        .executableTarget(name: "SyncProbe", dependencies: ["Region", "SharedSync"]),
         .testTarget(name: "SharedSyncTests", dependencies: ["SharedSync"]),
         .testTarget(name: "RegionTests", dependencies: ["Region", "SharedSync"]),
         // Runs unmodified C MPI programs (Programs/) under mpiexec with the library preloaded.

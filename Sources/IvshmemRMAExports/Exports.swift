@@ -47,3 +47,8 @@ public typealias Argv = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableP
 @_cdecl("MPI_Win_flush_local") public func mpiWinFlushLocal(_ rank: Int32, _ win: MPI_Win) -> Int32 { PassiveTarget.flush(.localTarget(rank), win) }
 @_cdecl("MPI_Win_flush_local_all") public func mpiWinFlushLocalAll(_ win: MPI_Win) -> Int32 { PassiveTarget.flush(.localAll, win) }
 @_cdecl("MPI_Win_sync") public func mpiWinSync(_ win: MPI_Win) -> Int32 { PassiveTarget.sync(win) }
+
+// The library's own C API: include/ivshmem_rma.h
+@_cdecl("ivshmem_rma_version") public func ivshmemRMAVersion() -> UnsafePointer<CChar> { LibraryInfo.versionCString }
+@_cdecl("ivshmem_rma_get_stats") public func ivshmemRMAGetStats(_ stats: UnsafeMutablePointer<UInt64>?) -> Int32 { LibraryInfo.copyStats(stats) }
+@_cdecl("ivshmem_rma_active") public func ivshmemRMAActive() -> Int32 { LibraryInfo.isActive ? 1 : 0 }

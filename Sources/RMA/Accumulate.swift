@@ -54,13 +54,23 @@ public enum Accumulate {
 
     /// MPI_Raccumulate / MPI_Rget_accumulate: applied before returning, so the request is complete.
     public static func requestBased(_ operation: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
-        guard let state = WindowTable.lookup(handle), case .region = Policy.routeAccumulate(state, operation.target) else {
+        guard let state = WindowTable.lookup(handle) else {
             Stats.count(.accMpi)
             return toMPICHRequest(operation, handle, request)
         }
-        guard Epochs.inPassiveEpoch(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        let code = accumulate(operation, handle)
-        return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
+        switch Policy.routeAccumulate(state, operation.target) {
+        case .region:
+            guard Epochs.inPassiveEpoch(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+            let code = accumulate(operation, handle)
+            return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
+        case .mpich:
+            Stats.count(.accMpi)
+            return toMPICHRequest(operation, handle, request)
+        case .nowhere:
+            return CompletedRequests.make(request)
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
     }
 
     public static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,

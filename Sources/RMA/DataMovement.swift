@@ -58,18 +58,33 @@ public enum DataMovement {
                              _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
                              _ targetType: MPI_Datatype, _ handle: MPI_Win,
                              _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
-        guard let state = WindowTable.lookup(handle), case .region = Policy.route(state, target) else {
-            Stats.count(direction == .put ? .putMpi : .getMpi)
-            return direction == .put
-                ? PMPI_Rput(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
-                : PMPI_Rget(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+        guard let state = WindowTable.lookup(handle) else {
+            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
         }
-        guard Epochs.inPassiveEpoch(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        let code = direction == .put
-            ? put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-            : get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-        guard code == MPI_SUCCESS else { return code }
-        return CompletedRequests.make(request)
+        switch Policy.route(state, target) {
+        case .region:
+            guard Epochs.inPassiveEpoch(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+            let code = direction == .put
+                ? put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+                : get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
+        case .mpich:
+            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+        case .nowhere:
+            return CompletedRequests.make(request)
+        case .invalidRank:
+            return windowError(handle, MPI_ERR_RANK)
+        }
+    }
+
+    private static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                                    _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
+                                    _ targetType: MPI_Datatype, _ handle: MPI_Win,
+                                    _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        Stats.count(direction == .put ? .putMpi : .getMpi)
+        return direction == .put
+            ? PMPI_Rput(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+            : PMPI_Rget(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
     }
 
     /// Copies between origin memory and a target's window, for any datatypes: one memcpy when both

@@ -36,6 +36,12 @@ final class Runtime: @unchecked Sendable {
         waitPolicy = WaitPolicy(timeoutSeconds: config.timeoutSeconds, progress: driveMPICHProgress)
     }
 
+    /// Whether any two ranks of the job share a region: when none do, windows skip the exchange.
+    var anyRanksCoResident: Bool {
+        var seen = Set<Int32>()
+        return leaders.contains { $0 >= 0 && !seen.insert($0).inserted }
+    }
+
     func isCoResident(_ worldRankA: Int32, _ worldRankB: Int32) -> Bool {
         guard worldRankA >= 0, worldRankB >= 0, worldRankA < worldSize, worldRankB < worldSize else { return false }
         let leader = leaders[Int(worldRankA)]

@@ -43,3 +43,26 @@ enum Stats {
         return "ivshmem-rma stats rank=\(worldRank) region=\(regionPath ?? "none") \(pairs)"
     }
 }
+
+/// The library's own C API (include/ivshmem_rma.h), apart from MPI.
+public enum LibraryInfo {
+    public static let version = "0.1.0"
+    nonisolated(unsafe) public static let versionCString: UnsafePointer<CChar> = {
+        let bytes = Array(version.utf8CString)
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        copy.initialize(from: bytes, count: bytes.count)
+        return UnsafePointer(copy)
+    }()
+
+    /// Writes the counters in `ivshmem_rma_stats` field order (Counter's order).
+    public static func copyStats(_ destination: UnsafeMutablePointer<UInt64>?) -> Int32 {
+        guard let destination else { return -1 }
+        for counter in Counter.allCases { destination[counter.rawValue] = UInt64(Stats.value(counter)) }
+        return 0
+    }
+
+    public static var isActive: Bool {
+        guard let runtime = Runtime.current, runtime.region != nil else { return false }
+        return (0..<runtime.worldSize).contains { $0 != runtime.worldRank && runtime.isCoResident($0, runtime.worldRank) }
+    }
+}

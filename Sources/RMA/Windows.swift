@@ -29,8 +29,10 @@ public enum Windows {
 
     public static func allocate(size: MPI_Aint, dispUnit: Int32, info: MPI_Info, comm: MPI_Comm,
                          baseOut: UnsafeMutableRawPointer?, windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
+        // Every member must take the same path (the allgather below is collective), so the early
+        // exits depend only on what all ranks know alike, or on arguments MPICH will reject.
         var isInter: Int32 = 0
-        guard let runtime = Runtime.current, let region = runtime.region, let baseOut, let windowOut,
+        guard let runtime = Runtime.current, runtime.anyRanksCoResident, let baseOut, let windowOut,
               size >= 0, dispUnit > 0, PMPI_Comm_test_inter(comm, &isInter) == MPI_SUCCESS, isInter == 0 else {
             return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
         }
@@ -42,7 +44,7 @@ public enum Windows {
         let controlSize = ControlBlock.size(members: Int(members))
 
         var block: Region.Block?
-        if Policy.hasCoResidentPeer(worldRanks, runtime) {
+        if let region = runtime.region, Policy.hasCoResidentPeer(worldRanks, runtime) {
             do {
                 block = try region.allocate(bytes: roundUp(size, to: ControlBlock.lineSize) + controlSize,
                                             jobID: runtime.jobID, wait: runtime.waitPolicy)
@@ -59,8 +61,8 @@ public enum Windows {
         let offers = (0..<Int(members)).map { Offer(gathered[($0 * Offer.width)..<(($0 + 1) * Offer.width)]) }
 
         let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
-        guard anyPair else {
-            if let block { region.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
+        guard anyPair, let region = runtime.region else {
+            if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
             runtime.explain("window on a communicator of \(members) goes to MPICH: no two members share a region")
             return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
         }
@@ -134,10 +136,14 @@ public enum Windows {
             return PMPI_Win_free(windowInOut)
         }
         let handle = windowInOut.pointee
+        // Out of the table first: once MPICH frees the handle, another thread may get it back.
+        WindowTable.remove(handle)
         // MPICH's free is collective and waits for every member, so after it nobody touches our memory.
         let code = PMPI_Win_free(windowInOut)
-        guard code == MPI_SUCCESS else { return code }
-        WindowTable.remove(handle)
+        guard code == MPI_SUCCESS else {
+            WindowTable.insert(state)
+            return code
+        }
         release(state.pointee.memory, runtime)
         var group = state.pointee.group
         PMPI_Group_free(&group)
