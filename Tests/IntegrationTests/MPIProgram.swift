@@ -1,0 +1,52 @@
+import Foundation
+
+/// A kind of one-sided call, as the library counts them in its stats line
+/// (`put_shm`/`put_mpi`, `get_shm`/`get_mpi`, `acc_shm`/`acc_mpi`).
+enum OneSidedCall: String, CaseIterable, Sendable {
+    case put, get, acc
+}
+
+/// One of the self-checking C programs in `Programs/`, and what the harness may expect
+/// of it when the library serves it.
+struct MPIProgram: Sendable, Hashable, CustomStringConvertible {
+    /// File name in `Programs/` without `.c`; it prints `PASS <name>` on success.
+    let name: String
+    /// Calls every rank makes to every kind of target (itself, co-resident and, in a
+    /// two-region job, remote ranks) on MPI_Win_allocate windows.
+    let calls: Set<OneSidedCall>
+    /// Also uses windows the library hands to MPICH unchanged (MPI_Win_create, ...), so
+    /// `*_mpi` counts may be nonzero even when every rank shares one region.
+    var usesPassThroughWindows = false
+    /// Arguments that turn on checks only the library makes (see range_errors.c); passed
+    /// when every target shares the caller's region.
+    var argumentsWhenServedByRegion: [String] = []
+
+    var passLine: String { "PASS \(name)" }
+    var description: String { name }
+}
+
+extension MPIProgram {
+    static let putGet = MPIProgram(name: "put_get", calls: [.put, .get])
+    static let syncModes = MPIProgram(name: "sync_modes", calls: [.put, .get])
+    static let datatypes = MPIProgram(name: "datatypes", calls: [.put, .get, .acc])
+    static let accumulateOps = MPIProgram(name: "accumulate_ops", calls: [.acc])
+    static let atomicity = MPIProgram(name: "atomicity", calls: [.put, .get, .acc])
+    static let rangeErrors = MPIProgram(
+        name: "range_errors", calls: [.put, .get, .acc], argumentsWhenServedByRegion: ["--expect-range-errors"])
+    static let windowShapes = MPIProgram(name: "window_shapes", calls: [.put, .get])
+    static let windowLifecycle = MPIProgram(name: "window_lifecycle", calls: [.put])
+    static let passThroughWindows = MPIProgram(name: "passthrough_windows", calls: [.put], usesPassThroughWindows: true)
+
+    /// Deadlocks on purpose (never prints PASS); only the wait-timeout test runs it.
+    static let lockWaitTimeout = MPIProgram(name: "lock_wait_timeout", calls: [])
+
+    /// Every program that checks its own results.
+    static let selfChecking: [MPIProgram] = [
+        putGet, syncModes, datatypes, accumulateOps, atomicity, rangeErrors, windowShapes, windowLifecycle,
+        passThroughWindows,
+    ]
+    /// The main data-movement and synchronization programs, also run at 8 ranks.
+    static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]
+    /// Programs run with ranks split over two regions (two "servers").
+    static let acrossRegions: [MPIProgram] = [putGet, syncModes, accumulateOps, atomicity]
+}
