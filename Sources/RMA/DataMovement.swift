@@ -8,21 +8,32 @@ public enum DataMovement {
     public enum Direction { case put, get }
 
     public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
-                    _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
-                    _ handle: MPI_Win) -> Int32 {
+                           _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
+                           _ handle: MPI_Win) -> Int32 {
+        transfer(.put, UnsafeMutableRawPointer(mutating: origin), originCount, originType, target, displacement,
+                 targetCount, targetType, handle)
+    }
+
+    public static func get(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
+                           _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
+                           _ handle: MPI_Win) -> Int32 {
+        transfer(.get, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+    }
+
+    @inline(__always)
+    private static func transfer(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                                 _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
+                                 _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
-            Stats.count(.putMpi)
-            return PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
         }
         switch Policy.route(state, target) {
         case .region(let slot):
-            let code = move(.put, UnsafeMutableRawPointer(mutating: origin), originCount, originType, state, target, slot,
-                            displacement, targetCount, targetType)
-            if code == MPI_SUCCESS { Stats.count(.putShm) }
+            let code = move(direction, origin, originCount, originType, state, target, slot, displacement, targetCount, targetType)
+            if code == MPI_SUCCESS { Stats.count(direction == .put ? .putShm : .getShm) }
             return code
         case .mpich:
-            Stats.count(.putMpi)
-            return PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
         case .nowhere:
             return MPI_SUCCESS
         case .invalidRank:
@@ -30,26 +41,13 @@ public enum DataMovement {
         }
     }
 
-    public static func get(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
-                    _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
-                    _ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle) else {
-            Stats.count(.getMpi)
-            return PMPI_Get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-        }
-        switch Policy.route(state, target) {
-        case .region(let slot):
-            let code = move(.get, origin, originCount, originType, state, target, slot, displacement, targetCount, targetType)
-            if code == MPI_SUCCESS { Stats.count(.getShm) }
-            return code
-        case .mpich:
-            Stats.count(.getMpi)
-            return PMPI_Get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-        case .nowhere:
-            return MPI_SUCCESS
-        case .invalidRank:
-            return windowError(handle, MPI_ERR_RANK)
-        }
+    private static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                                    _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
+                                    _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
+        Stats.count(direction == .put ? .putMpi : .getMpi)
+        return direction == .put
+            ? PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            : PMPI_Get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
     }
 
     /// Request-based forms: region copies finish before the call returns, so the request handed
@@ -59,7 +57,7 @@ public enum DataMovement {
                              _ targetType: MPI_Datatype, _ handle: MPI_Win,
                              _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
-            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+            return handToMPICHRequest(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
         }
         switch Policy.route(state, target) {
         case .region:
@@ -69,7 +67,7 @@ public enum DataMovement {
                 : get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
             return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
         case .mpich:
-            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
+            return handToMPICHRequest(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
         case .nowhere:
             return CompletedRequests.make(request)
         case .invalidRank:
@@ -77,7 +75,7 @@ public enum DataMovement {
         }
     }
 
-    private static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    private static func handToMPICHRequest(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                                     _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
                                     _ targetType: MPI_Datatype, _ handle: MPI_Win,
                                     _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
