@@ -1,2 +1,31 @@
-/* Swift Package Manager needs one source file in a C target; the helpers are inline in the header. */
 #include "CShims.h"
+
+#include <stdint.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+void ivshmem_copy_streaming(void *destination, const void *source, size_t length) {
+#if defined(__x86_64__)
+    char *to = destination;
+    const char *from = source;
+    size_t head = (16 - ((uintptr_t)to & 15)) & 15;
+    if (head > length) head = length;
+    memcpy(to, from, head);
+    to += head, from += head, length -= head;
+    for (; length >= 64; to += 64, from += 64, length -= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)from), b = _mm_loadu_si128((const __m128i *)(from + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(from + 32)), d = _mm_loadu_si128((const __m128i *)(from + 48));
+        _mm_stream_si128((__m128i *)to, a);
+        _mm_stream_si128((__m128i *)(to + 16), b);
+        _mm_stream_si128((__m128i *)(to + 32), c);
+        _mm_stream_si128((__m128i *)(to + 48), d);
+    }
+    /* Streaming stores are weakly ordered: fence them before anyone is told the data is there. */
+    _mm_sfence();
+    memcpy(to, from, length);
+#else
+    memcpy(destination, source, length);
+#endif
+}

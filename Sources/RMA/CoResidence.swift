@@ -70,7 +70,8 @@ enum CoResidence {
         if config.verbose, let region, leaders[Int(worldRank)] >= 0 {
             let peers = (0..<Int32(count)).filter { runtime.isCoResident($0, worldRank) }
             runtime.explain("region \(region.mapping.source.path) (\(region.size >> 20) MiB, identity \(region.identity)); "
-                            + "co-resident world ranks \(peers.map(String.init).joined(separator: ","))")
+                            + "co-resident world ranks \(peers.map(String.init).joined(separator: ",")); "
+                            + "copies of \(config.streamingThreshold >> 10) KiB and more use streaming stores")
         }
         return runtime
     }

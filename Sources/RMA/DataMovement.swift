@@ -1,4 +1,5 @@
 import CMPI
+import CShims
 import Glibc
 
 /// MPI_Put, MPI_Get and their request-based forms: direct copies into and out of a target's
@@ -6,6 +7,18 @@ import Glibc
 /// a bounds check and one memcpy.
 public enum DataMovement {
     public enum Direction { case put, get }
+
+    /// Contiguous copies at least this large use streaming stores (Config.streamingThreshold).
+    nonisolated(unsafe) static var streamingThreshold = Int.max
+
+    @inline(__always)
+    static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ bytes: Int) {
+        if bytes >= streamingThreshold {
+            ivshmem_copy_streaming(destination, source, bytes)
+        } else {
+            memcpy(destination, source, bytes)
+        }
+    }
 
     public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
                            _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
@@ -109,8 +122,8 @@ public enum DataMovement {
 
         if originShape.contiguous && targetShape.contiguous {
             switch direction {
-            case .put: memcpy(window, origin, bytes)
-            case .get: memcpy(origin, window, bytes)
+            case .put: copy(window, origin, bytes)
+            case .get: copy(origin, window, bytes)
             }
             return MPI_SUCCESS
         }

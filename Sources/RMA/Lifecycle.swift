@@ -33,6 +33,9 @@ public enum Lifecycle {
     private static func start() {
         WindowTable.prepare()
         Datatypes.verifyHandleEncoding()
-        Runtime.current = CoResidence.start()
+        Stats.prepare()
+        let runtime = CoResidence.start()
+        DataMovement.streamingThreshold = runtime.config.streamingThreshold
+        Runtime.current = runtime
     }
 }

@@ -22,19 +22,26 @@ enum Counter: Int, CaseIterable {
 }
 
 enum Stats {
-    nonisolated(unsafe) static let counts: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage> = {
+    /// Allocated at MPI_Init. A plain optional global, not a lazily initialized one, so counting
+    /// costs no initialization check on the hot path.
+    nonisolated(unsafe) private static var counts: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>?
+
+    static func prepare() {
+        guard counts == nil else { return }
         let storage = UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>.allocate(capacity: Counter.allCases.count)
         storage.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: Counter.allCases.count)
-        return storage
-    }()
+        counts = storage
+    }
 
     @inline(__always)
     static func count(_ counter: Counter) {
+        guard let counts else { return }
         UnsafeAtomic<Int>(at: counts + counter.rawValue).wrappingIncrement(ordering: .relaxed)
     }
 
     static func value(_ counter: Counter) -> Int {
-        UnsafeAtomic<Int>(at: counts + counter.rawValue).load(ordering: .relaxed)
+        guard let counts else { return 0 }
+        return UnsafeAtomic<Int>(at: counts + counter.rawValue).load(ordering: .relaxed)
     }
 
     /// `ivshmem-rma stats rank=3 region=/dev/shm/x put_shm=10 ...`: the line IVSHMEM_RMA_STATS=1 prints.
