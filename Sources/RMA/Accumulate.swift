@@ -159,7 +159,7 @@ public enum Accumulate {
             }
             if operation.op == IVSHMEM_MPI_REPLACE {
                 memcpy(current, incoming, bytes)
-            } else {
+            } else if !Operators.apply(operation.op, element, target: current, origin: incoming, count: bytes / elementShape.size) {
                 code = PMPI_Reduce_local_c(incoming, current, MPI_Count(bytes / elementShape.size), element, operation.op)
                 guard code == MPI_SUCCESS else { return }
             }

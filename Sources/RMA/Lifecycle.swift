@@ -34,6 +34,7 @@ public enum Lifecycle {
         WindowTable.prepare()
         Datatypes.verifyHandleEncoding()
         Stats.prepare()
+        Operators.prepare()
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold
         Runtime.current = runtime
