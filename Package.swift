@@ -6,6 +6,8 @@ let package = Package(
     products: [
         // libivshmem_rma.so: preloaded into unmodified MPICH programs.
         .library(name: "ivshmem_rma", type: .dynamic, targets: ["IvshmemRMAExports"]),
+        // The MPI-free layers, for Benchmarks/Micro (a separate package, so this build stays lean).
+        .library(name: "IvshmemRMACore", targets: ["SharedSync", "Region"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
