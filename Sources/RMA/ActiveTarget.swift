@@ -33,7 +33,10 @@ public enum ActiveTarget {
     public static func post(_ group: MPI_Group, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else { return PMPI_Win_post(group, assertion, handle) }
         guard !state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        guard let origins = Epochs.windowRanks(of: group, state) else { return windowError(handle, MPI_ERR_GROUP) }
+        guard let originCount = Epochs.translate(group, state, into: state.pointee.postedOrigins) else {
+            return windowError(handle, MPI_ERR_GROUP)
+        }
+        let origins = UnsafeBufferPointer(start: state.pointee.postedOrigins, count: originCount)
         if state.pointee.regionSync {
             if assertion & MPI_MODE_NOCHECK == 0 {
                 let me = Int(state.pointee.rank)
@@ -47,9 +50,8 @@ public enum ActiveTarget {
             guard code == MPI_SUCCESS else { return code }
             Stats.count(.syncMpi)
         }
-        state.pointee.completionsExpected += UInt64(origins.count)
-        for (index, origin) in origins.enumerated() { state.pointee.postedOrigins[index] = origin }
-        state.pointee.postedCount = origins.count
+        state.pointee.completionsExpected += UInt64(originCount)
+        state.pointee.postedCount = originCount
         state.pointee.exposureOpen = true
         return MPI_SUCCESS
     }
@@ -57,7 +59,10 @@ public enum ActiveTarget {
     public static func start(_ group: MPI_Group, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_start(group, assertion, handle) }
         guard !state.pointee.accessStarted, !Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        guard let targets = Epochs.windowRanks(of: group, state) else { return windowError(handle, MPI_ERR_GROUP) }
+        guard let targetCount = Epochs.translate(group, state, into: state.pointee.startedTargets) else {
+            return windowError(handle, MPI_ERR_GROUP)
+        }
+        let targets = UnsafeBufferPointer(start: state.pointee.startedTargets, count: targetCount)
         if state.pointee.regionSync {
             // Waits for every target's post here rather than at the first access: MPI allows it,
             // and it keeps puts free of checks.
@@ -76,11 +81,8 @@ public enum ActiveTarget {
             guard code == MPI_SUCCESS else { return code }
             Stats.count(.syncMpi)
         }
-        for (index, target) in targets.enumerated() {
-            state.pointee.startedTargets[index] = target
-            state.pointee.access[Int(target)] |= Access.started
-        }
-        state.pointee.startedCount = targets.count
+        for target in targets { state.pointee.access[Int(target)] |= Access.started }
+        state.pointee.startedCount = targetCount
         state.pointee.accessStarted = true
         return MPI_SUCCESS
     }

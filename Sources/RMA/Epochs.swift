@@ -17,14 +17,17 @@ enum Epochs {
         state.pointee.lockAll != 0 || state.pointee.lockedTargets > 0
     }
 
-    /// Comm ranks of a group's members within the window, or nil when one is not a member.
-    static func windowRanks(of group: MPI_Group, _ state: UnsafeMutablePointer<WindowState>) -> [Int32]? {
+    /// Writes the window ranks of a group's members into `ranks` (room for every window member)
+    /// and returns how many there are; nil when the group is larger than the window or has a
+    /// member outside it. No allocation: PSCW calls this every epoch.
+    static func translate(_ group: MPI_Group, _ state: UnsafeMutablePointer<WindowState>,
+                          into ranks: UnsafeMutablePointer<Int32>) -> Int? {
         var size: Int32 = 0
-        guard PMPI_Group_size(group, &size) == MPI_SUCCESS else { return nil }
-        var ranks = [Int32](repeating: MPI_UNDEFINED, count: Int(size))
-        guard PMPI_Group_translate_ranks(group, size, Array(0..<size), state.pointee.group, &ranks) == MPI_SUCCESS,
-              !ranks.contains(MPI_UNDEFINED) else { return nil }
-        return ranks
+        guard PMPI_Group_size(group, &size) == MPI_SUCCESS, size <= state.pointee.memberCount,
+              PMPI_Group_translate_ranks(group, size, state.pointee.rankSequence, state.pointee.group, ranks) == MPI_SUCCESS
+        else { return nil }
+        let members = UnsafeBufferPointer(start: ranks, count: Int(size))
+        return members.contains(MPI_UNDEFINED) ? nil : members.count
     }
 }
 

@@ -54,8 +54,9 @@ struct WindowState {
     let handle: MPI_Win
     let rank: Int32
     let memberCount: Int32
-    /// Window members as comm ranks -> world ranks; the group translates PSCW groups.
+    /// The window's group, and 0..<memberCount: together they translate PSCW groups.
     let group: MPI_Group
+    let rankSequence: UnsafeMutablePointer<Int32>
     /// True when every member shares this rank's region: synchronization never touches MPICH.
     /// False in a window spanning servers: MPICH's synchronization is the one authority, and the
     /// region only carries data to reachable members.

@@ -115,7 +115,8 @@ public enum Windows {
 
         let state = UnsafeMutablePointer<WindowState>.allocate(capacity: 1)
         state.initialize(to: WindowState(
-            handle: handle, rank: rank, memberCount: members, group: group, regionSync: regionSync,
+            handle: handle, rank: rank, memberCount: members, group: group, rankSequence: rankSequence(Int(members)),
+            regionSync: regionSync,
             targets: targets, control: control, fenceArrivals: fenceArrivals, memory: memory,
             access: zeroed(UInt8.self, Int(members)), startedTargets: zeroed(Int32.self, Int(members)),
             postsConsumed: zeroed(UInt64.self, Int(members)), postedOrigins: zeroed(Int32.self, Int(members))))
@@ -154,6 +155,7 @@ public enum Windows {
         state.pointee.startedTargets.deallocate()
         state.pointee.postsConsumed.deallocate()
         state.pointee.postedOrigins.deallocate()
+        state.pointee.rankSequence.deallocate()
         state.deinitialize(count: 1).deallocate()
         return MPI_SUCCESS
     }
@@ -188,6 +190,12 @@ public enum Windows {
         case .mpich(let pointer):
             if let pointer { PMPI_Free_mem(pointer) }
         }
+    }
+
+    private static func rankSequence(_ count: Int) -> UnsafeMutablePointer<Int32> {
+        let ranks = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
+        for rank in 0..<count { (ranks + rank).initialize(to: Int32(rank)) }
+        return ranks
     }
 
     private static func zeroed<T: FixedWidthInteger>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
