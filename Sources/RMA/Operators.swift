@@ -15,7 +15,8 @@ enum Operators {
         guard types == nil else { return }
         let table = UnsafeMutablePointer<TypeEntry>.allocate(capacity: 256)
         table.initialize(repeating: TypeEntry(), count: 256)
-        let signed = [MPI_SIGNED_CHAR, MPI_SHORT, MPI_INT, MPI_LONG, MPI_LONG_LONG_INT,
+        // MPI_CHAR too: MPICH reduces it as a signed integer (OSU accumulates MPI_SUM over it).
+        let signed = [MPI_CHAR, MPI_SIGNED_CHAR, MPI_SHORT, MPI_INT, MPI_LONG, MPI_LONG_LONG_INT,
                       MPI_INT8_T, MPI_INT16_T, MPI_INT32_T, MPI_INT64_T, MPI_AINT, MPI_OFFSET, MPI_COUNT]
         let unsigned = [MPI_UNSIGNED_CHAR, MPI_UNSIGNED_SHORT, MPI_UNSIGNED, MPI_UNSIGNED_LONG, MPI_UNSIGNED_LONG_LONG,
                         MPI_UINT8_T, MPI_UINT16_T, MPI_UINT32_T, MPI_UINT64_T]

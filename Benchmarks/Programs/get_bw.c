@@ -1,0 +1,19 @@
+/* get_bw: OSU's osu_get_bw. MB/s of W (-W, 64) MPI_Gets per synchronization by rank 0
+ * from rank 1. Options: see osu_common.h. */
+#include "osu_common.h"
+
+int main(int argc, char **argv) {
+    static const osu_benchmark benchmark = {
+        .program = "get_bw",
+        .title = "OSU MPI_Get Bandwidth Test",
+        .datatype_name = "MPI_CHAR",
+        .measure = MEASURE_BANDWIDTH,
+        .allowed_syncs = ALL_SYNCS,
+        .default_sync = SYNC_FLUSH,
+        .passive_lock_type = MPI_LOCK_SHARED,
+        .default_max_size = 1 << 22,
+        .required_ranks = 2,
+        .operation = osu_get,
+    };
+    return osu_main(argc, argv, &benchmark);
+}

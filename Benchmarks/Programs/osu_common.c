@@ -1,0 +1,424 @@
+/* The shared half of the OSU-style one-sided benchmarks: see osu_common.h. */
+#include "osu_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum { FIELD_WIDTH = 20, PAGE_ALIGNMENT = 4096 };
+/* OSU prints two decimals and, like OSU, takes -DFLOAT_PRECISION=N for more (scripts/bench uses 3,
+ * so that figures of a few tens of nanoseconds keep two significant digits). */
+#ifndef FLOAT_PRECISION
+#define FLOAT_PRECISION 2
+#endif
+#define COUNT_OF(array) ((int)(sizeof(array) / sizeof((array)[0])))
+
+/* Header wording, as OSU prints it. */
+static const char *const window_calls[] = {"MPI_Win_create", "MPI_Win_allocate", "MPI_Win_create_dynamic"};
+static const char *const window_names[] = {"create", "allocate", "dynamic"};
+static const char *const sync_calls[] = {
+    "MPI_Win_lock/unlock", "MPI_Win_post/start/complete/wait", "MPI_Win_fence",
+    "MPI_Win_flush",       "MPI_Win_flush_local",              "MPI_Win_lock_all/unlock_all",
+};
+static const char *const sync_names[] = {"lock", "pscw", "fence", "flush", "flush_local", "lock_all"};
+
+static int is_bandwidth(const osu_benchmark *benchmark) {
+    return benchmark->measure != MEASURE_LATENCY;
+}
+
+static void usage(const osu_benchmark *benchmark) {
+    fprintf(stderr, "usage: %s [-w create|allocate|dynamic] [-s", benchmark->program);
+    const char *separator = " ";
+    for (int sync = 0; sync < SYNC_COUNT; sync++) {
+        if (benchmark->allowed_syncs & SYNC_BIT(sync)) {
+            fprintf(stderr, "%s%s", separator, sync_names[sync]);
+            separator = "|";
+        }
+    }
+    fprintf(stderr, " (default %s)] [-m [MIN:]MAX] [-i ITERATIONS] [-x WARMUP]%s\n", sync_names[benchmark->default_sync],
+            is_bandwidth(benchmark) ? " [-W OPS_PER_SYNC]" : "");
+    if (benchmark->required_ranks) fprintf(stderr, "  runs on exactly %d ranks\n", benchmark->required_ranks);
+}
+
+/* Every rank calls this on bad usage, so the job ends cleanly instead of hanging. */
+static void exit_with_usage(const osu_context *context, const char *problem) {
+    if (context->rank == 0) {
+        if (problem) fprintf(stderr, "%s: %s\n", context->benchmark->program, problem);
+        usage(context->benchmark);
+    }
+    MPI_Finalize();
+    exit(problem ? EXIT_FAILURE : EXIT_SUCCESS);
+}
+
+static int lookup_name(const char *const *names, int count, const char *name) {
+    for (int i = 0; i < count; i++)
+        if (strcasecmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+/* "-m MAX", "-m MIN:MAX", "-m MIN:" or "-m :MAX"; returns 0 when the text is malformed. */
+static int parse_size_range(const char *text, size_t *min_size, size_t *max_size) {
+    const char *colon = strchr(text, ':');
+    char *end;
+    if (!colon) {
+        long long max = strtoll(text, &end, 10);
+        if (*end || max < 1) return 0;
+        *max_size = (size_t)max;
+        return 1;
+    }
+    if (colon != text) {
+        long long min = strtoll(text, &end, 10);
+        if (end != colon || min < 1) return 0;
+        *min_size = (size_t)min;
+    }
+    if (colon[1]) {
+        long long max = strtoll(colon + 1, &end, 10);
+        if (*end || max < 1) return 0;
+        *max_size = (size_t)max;
+    }
+    return 1;
+}
+
+static int parse_count(const char *text, int minimum, int *count) {
+    char *end;
+    long value = strtol(text, &end, 10);
+    if (*end || value < minimum || value > 1000000000) return 0;
+    *count = (int)value;
+    return 1;
+}
+
+static void parse_options(int argc, char **argv, osu_context *context) {
+    const osu_benchmark *benchmark = context->benchmark;
+    osu_options *o = &context->options;
+    int bandwidth = is_bandwidth(benchmark);
+    *o = (osu_options){
+        .window = WINDOW_ALLOCATE,
+        .sync = benchmark->default_sync,
+        .min_size = benchmark->default_min_size ? benchmark->default_min_size : 1,
+        .max_size = benchmark->default_max_size,
+        .iterations = bandwidth ? 100 : 10000,
+        .iterations_large = bandwidth ? 20 : 1000,
+        .warmup = bandwidth ? 10 : 100,
+        .warmup_large = bandwidth ? 2 : 10,
+        .operations_per_sync = 64,
+    };
+    int option, value;
+    opterr = context->rank == 0; /* getopt's own complaint, once per job */
+    while ((option = getopt(argc, argv, bandwidth ? "w:s:m:i:x:W:h" : "w:s:m:i:x:h")) != -1) {
+        switch (option) {
+        case 'w':
+            value = lookup_name(window_names, COUNT_OF(window_names), optarg);
+            if (value < 0) exit_with_usage(context, "-w takes create, allocate or dynamic");
+            o->window = (window_kind)value;
+            break;
+        case 's':
+            value = lookup_name(sync_names, COUNT_OF(sync_names), optarg);
+            if (value < 0 || !(benchmark->allowed_syncs & SYNC_BIT(value)))
+                exit_with_usage(context, "this synchronization is not offered here");
+            o->sync = (sync_kind)value;
+            break;
+        case 'm':
+            if (!parse_size_range(optarg, &o->min_size, &o->max_size) || o->min_size > o->max_size)
+                exit_with_usage(context, "-m wants [MIN:]MAX with 1 <= MIN <= MAX");
+            break;
+        /* As in OSU, -i and -x set the counts for small and large messages alike. */
+        case 'i':
+            if (!parse_count(optarg, 1, &value)) exit_with_usage(context, "-i wants a count >= 1");
+            o->iterations = o->iterations_large = value;
+            break;
+        case 'x':
+            if (!parse_count(optarg, 0, &value)) exit_with_usage(context, "-x wants a count >= 0");
+            o->warmup = o->warmup_large = value;
+            break;
+        case 'W':
+            if (!parse_count(optarg, 1, &o->operations_per_sync)) exit_with_usage(context, "-W wants a count >= 1");
+            break;
+        case 'h':
+            exit_with_usage(context, NULL);
+            break;
+        default:
+            exit_with_usage(context, "unknown option");
+        }
+    }
+    if (optind < argc) exit_with_usage(context, "unexpected argument");
+}
+
+/* The window holds the largest message; bandwidth windows hold W of them, up to the cap. */
+static MPI_Aint window_bytes_for(const osu_context *context) {
+    const osu_options *o = &context->options;
+    MPI_Aint largest = (MPI_Aint)(o->max_size > context->benchmark->fixed_size ? o->max_size : context->benchmark->fixed_size);
+    if (!is_bandwidth(context->benchmark)) return largest;
+    MPI_Aint all_operations = largest * o->operations_per_sync;
+    MPI_Aint capped = all_operations < WINDOW_BYTES_CAP ? all_operations : WINDOW_BYTES_CAP;
+    return capped > largest ? capped : largest;
+}
+
+static void *page_aligned(MPI_Aint bytes) {
+    void *memory = NULL;
+    if (posix_memalign(&memory, PAGE_ALIGNMENT, (size_t)bytes) != 0) {
+        fprintf(stderr, "out of memory (%ld bytes)\n", (long)bytes);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return memory;
+}
+
+static void create_window(osu_context *context) {
+    MPI_Aint bytes = context->window_bytes;
+    MPI_Aint my_base = 0;
+    switch (context->options.window) {
+    case WINDOW_ALLOCATE:
+        MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &context->window_memory, &context->window);
+        break;
+    case WINDOW_CREATE:
+        context->window_memory = page_aligned(bytes);
+        MPI_Win_create(context->window_memory, bytes, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &context->window);
+        break;
+    case WINDOW_DYNAMIC:
+        context->window_memory = page_aligned(bytes);
+        MPI_Win_create_dynamic(MPI_INFO_NULL, MPI_COMM_WORLD, &context->window);
+        MPI_Win_attach(context->window, context->window_memory, bytes);
+        MPI_Get_address(context->window_memory, &my_base);
+        break;
+    }
+    /* Page everything in now, so no first touch lands inside a timed loop. */
+    memset(context->window_memory, 0, (size_t)bytes);
+    context->target_base = malloc(sizeof(MPI_Aint) * (size_t)context->ranks);
+    MPI_Allgather(&my_base, 1, MPI_AINT, context->target_base, 1, MPI_AINT, MPI_COMM_WORLD);
+}
+
+static void print_header(const osu_context *context) {
+    if (context->rank != 0) return;
+    const osu_benchmark *benchmark = context->benchmark;
+    printf("# %s\n", benchmark->title);
+    printf("# Window creation: %s\n", window_calls[context->options.window]);
+    printf("# Synchronization: %s\n", sync_calls[context->options.sync]);
+    printf("# Datatype: %s.\n", benchmark->datatype_name);
+    printf("%-*s%*s\n", 10, "# Size", FIELD_WIDTH, is_bandwidth(benchmark) ? "Bandwidth (MB/s)" : "Latency (us)");
+    fflush(stdout);
+}
+
+void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_context *context) {
+    MPI_Init(argc, argv);
+    *context = (osu_context){.benchmark = benchmark, .peer_group = MPI_GROUP_NULL};
+    MPI_Comm_rank(MPI_COMM_WORLD, &context->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &context->ranks);
+    parse_options(*argc, *argv, context);
+    if (benchmark->required_ranks && context->ranks != benchmark->required_ranks) {
+        char problem[64];
+        snprintf(problem, sizeof problem, "needs exactly %d ranks, got %d", benchmark->required_ranks, context->ranks);
+        exit_with_usage(context, problem);
+    }
+
+    context->window_bytes = window_bytes_for(context);
+    create_window(context);
+    context->origin = page_aligned(context->window_bytes);
+    memset(context->origin, 'a', (size_t)context->window_bytes);
+    context->fetch_result = page_aligned(sizeof(long long));
+    context->compare = page_aligned(sizeof(long long));
+    *context->fetch_result = 0;
+    *context->compare = 0;
+    if (context->ranks == 2) {
+        MPI_Group world;
+        int peer = 1 - context->rank;
+        MPI_Comm_group(MPI_COMM_WORLD, &world);
+        MPI_Group_incl(world, 1, &peer, &context->peer_group);
+        MPI_Group_free(&world);
+    }
+    print_header(context);
+}
+
+void osu_teardown(osu_context *context) {
+    if (context->peer_group != MPI_GROUP_NULL) MPI_Group_free(&context->peer_group);
+    if (context->options.window == WINDOW_DYNAMIC) MPI_Win_detach(context->window, context->window_memory);
+    MPI_Win_free(&context->window);
+    if (context->options.window != WINDOW_ALLOCATE) free(context->window_memory);
+    free(context->origin);
+    free(context->fetch_result);
+    free(context->compare);
+    free(context->target_base);
+    MPI_Finalize();
+}
+
+osu_schedule osu_schedule_for(const osu_options *options, size_t size) {
+    if (size > LARGE_MESSAGE_SIZE) return (osu_schedule){options->iterations_large, options->warmup_large};
+    return (osu_schedule){options->iterations, options->warmup};
+}
+
+void osu_print_row(const osu_context *context, size_t size, double value) {
+    if (context->rank != 0) return;
+    printf("%-*zu%*.*f\n", 10, size, FIELD_WIDTH, FLOAT_PRECISION, value);
+    fflush(stdout);
+}
+
+/* ---- the operations ---- */
+
+/* Where `offset` lands in `target`'s window: dynamic windows address by absolute address. */
+static MPI_Aint target_displacement(const osu_context *context, int target, MPI_Aint offset) {
+    return context->target_base[target] + offset;
+}
+
+void osu_put(const osu_context *context, int target, size_t size, MPI_Aint offset) {
+    MPI_Put(context->origin + offset, (int)size, MPI_CHAR, target, target_displacement(context, target, offset),
+            (int)size, MPI_CHAR, context->window);
+}
+
+void osu_get(const osu_context *context, int target, size_t size, MPI_Aint offset) {
+    MPI_Get(context->origin + offset, (int)size, MPI_CHAR, target, target_displacement(context, target, offset),
+            (int)size, MPI_CHAR, context->window);
+}
+
+void osu_accumulate(const osu_context *context, int target, size_t size, MPI_Aint offset) {
+    MPI_Accumulate(context->origin + offset, (int)size, MPI_CHAR, target, target_displacement(context, target, offset),
+                   (int)size, MPI_CHAR, MPI_SUM, context->window);
+}
+
+void osu_fetch_and_op(const osu_context *context, int target, size_t size, MPI_Aint offset) {
+    (void)size; /* always one MPI_LONG_LONG */
+    MPI_Fetch_and_op(context->origin + offset, context->fetch_result, MPI_LONG_LONG, target,
+                     target_displacement(context, target, offset), MPI_SUM, context->window);
+}
+
+void osu_compare_and_swap(const osu_context *context, int target, size_t size, MPI_Aint offset) {
+    (void)size; /* always one MPI_LONG_LONG */
+    MPI_Compare_and_swap(context->origin + offset, context->compare, context->fetch_result, MPI_LONG_LONG, target,
+                         target_displacement(context, target, offset), context->window);
+}
+
+/* ---- the timed loops, one per synchronization family, as OSU runs them ---- */
+
+/* `count` operations to `target`, at consecutive slots of the window (wrapping at its end). */
+static void issue_batch(const osu_context *context, int target, size_t size, int count) {
+    MPI_Aint slots = context->window_bytes / (MPI_Aint)size;
+    for (int j = 0; j < count; j++)
+        context->benchmark->operation(context, target, size, (MPI_Aint)(j % slots) * (MPI_Aint)size);
+}
+
+static int operations_per_epoch(const osu_context *context) {
+    return is_bandwidth(context->benchmark) ? context->options.operations_per_sync : 1;
+}
+
+/* lock, lock_all, flush, flush_local: only rank 0 acts; rank 1 waits in the barrier
+ * that follows. flush and flush_local run inside one shared lock epoch. */
+static double time_passive(const osu_context *context, size_t size, osu_schedule schedule) {
+    if (context->rank != 0) return 0;
+    sync_kind sync = context->options.sync;
+    MPI_Win window = context->window;
+    int epoch_per_iteration = sync == SYNC_LOCK || sync == SYNC_LOCK_ALL;
+    double start = 0;
+    if (!epoch_per_iteration) MPI_Win_lock(MPI_LOCK_SHARED, 1, 0, window);
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (i == schedule.warmup) start = MPI_Wtime();
+        if (sync == SYNC_LOCK) MPI_Win_lock(context->benchmark->passive_lock_type, 1, 0, window);
+        if (sync == SYNC_LOCK_ALL) MPI_Win_lock_all(0, window);
+        issue_batch(context, 1, size, operations_per_epoch(context));
+        switch (sync) {
+        case SYNC_LOCK: MPI_Win_unlock(1, window); break;
+        case SYNC_LOCK_ALL: MPI_Win_unlock_all(window); break;
+        case SYNC_FLUSH: MPI_Win_flush(1, window); break;
+        case SYNC_FLUSH_LOCAL: MPI_Win_flush_local(1, window); break;
+        default: break;
+        }
+    }
+    double elapsed = MPI_Wtime() - start;
+    if (!epoch_per_iteration) MPI_Win_unlock(1, window);
+    return elapsed;
+}
+
+/* Latency: ping-pong over three fences (rank 0 accesses, then rank 1).
+ * Bandwidth: rank 0 accesses between two fences. Bi-bandwidth: both do. */
+static double time_fence(const osu_context *context, size_t size, osu_schedule schedule) {
+    measure_kind measure = context->benchmark->measure;
+    int peer = 1 - context->rank;
+    int accesses_first = context->rank == 0 || measure == MEASURE_BIBANDWIDTH;
+    double start = 0;
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (i == schedule.warmup) start = MPI_Wtime();
+        MPI_Win_fence(0, context->window);
+        if (accesses_first) issue_batch(context, peer, size, operations_per_epoch(context));
+        MPI_Win_fence(0, context->window);
+        if (measure == MEASURE_LATENCY) {
+            if (context->rank == 1) issue_batch(context, peer, size, 1);
+            MPI_Win_fence(0, context->window);
+        }
+    }
+    return MPI_Wtime() - start;
+}
+
+/* Latency: rank 0 start/op/complete then post/wait, rank 1 the mirror image.
+ * Bandwidth: rank 0 start/ops/complete against rank 1's post/wait.
+ * Bi-bandwidth: both post, start, operate, complete, wait. OSU starts rank 0's
+ * clock after MPI_Win_start in the first two; so does this. */
+static double time_pscw(const osu_context *context, size_t size, osu_schedule schedule) {
+    measure_kind measure = context->benchmark->measure;
+    MPI_Win window = context->window;
+    MPI_Group peer_group = context->peer_group;
+    int peer = 1 - context->rank;
+    int count = operations_per_epoch(context);
+    double start = 0;
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (measure == MEASURE_BIBANDWIDTH) {
+            if (i == schedule.warmup) start = MPI_Wtime();
+            MPI_Win_post(peer_group, 0, window);
+            MPI_Win_start(peer_group, 0, window);
+            issue_batch(context, peer, size, count);
+            MPI_Win_complete(window);
+            MPI_Win_wait(window);
+        } else if (context->rank == 0) {
+            MPI_Win_start(peer_group, 0, window);
+            if (i == schedule.warmup) start = MPI_Wtime();
+            issue_batch(context, peer, size, count);
+            MPI_Win_complete(window);
+            if (measure == MEASURE_LATENCY) {
+                MPI_Win_post(peer_group, 0, window);
+                MPI_Win_wait(window);
+            }
+        } else {
+            MPI_Win_post(peer_group, 0, window);
+            MPI_Win_wait(window);
+            if (measure == MEASURE_LATENCY) {
+                MPI_Win_start(peer_group, 0, window);
+                issue_batch(context, peer, size, 1);
+                MPI_Win_complete(window);
+            }
+        }
+    }
+    return MPI_Wtime() - start;
+}
+
+static double time_one_size(const osu_context *context, size_t size, osu_schedule schedule) {
+    switch (context->options.sync) {
+    case SYNC_FENCE: return time_fence(context, size, schedule);
+    case SYNC_PSCW: return time_pscw(context, size, schedule);
+    default: return time_passive(context, size, schedule);
+    }
+}
+
+/* Microseconds per operation, or MB/s (10^6 bytes per second), as OSU prints them. */
+static double figure(const osu_context *context, size_t size, osu_schedule schedule, double seconds) {
+    const osu_benchmark *benchmark = context->benchmark;
+    sync_kind sync = context->options.sync;
+    if (benchmark->measure == MEASURE_LATENCY) {
+        int round_trip = sync == SYNC_FENCE || sync == SYNC_PSCW; /* ping-pong: two transfers per iteration */
+        return seconds * 1e6 / schedule.iterations / (round_trip ? 2 : 1);
+    }
+    double megabytes = (double)size / 1e6 * schedule.iterations * context->options.operations_per_sync;
+    return megabytes / seconds * (benchmark->measure == MEASURE_BIBANDWIDTH ? 2 : 1);
+}
+
+int osu_main(int argc, char **argv, const osu_benchmark *benchmark) {
+    osu_context context;
+    osu_setup(&argc, &argv, benchmark, &context);
+    size_t first = benchmark->fixed_size ? benchmark->fixed_size : context.options.min_size;
+    size_t last = benchmark->fixed_size ? benchmark->fixed_size : context.options.max_size;
+    for (size_t size = first; size <= last; size *= 2) {
+        osu_schedule schedule = osu_schedule_for(&context.options, size);
+        MPI_Barrier(MPI_COMM_WORLD); /* stands in for OSU's per-size window creation */
+        double seconds = time_one_size(&context, size, schedule);
+        MPI_Barrier(MPI_COMM_WORLD);
+        osu_print_row(&context, size, figure(&context, size, schedule, seconds));
+    }
+    osu_teardown(&context);
+    return EXIT_SUCCESS;
+}

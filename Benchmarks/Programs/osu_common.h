@@ -1,0 +1,123 @@
+/*
+ * osu_common: what the OSU-style one-sided benchmarks share, so each program only
+ * says which RMA call it times.
+ *
+ * The programs use the MPI standard and nothing else, so to a preloaded layer they
+ * are unmodified MPI binaries. Options, defaults, timing loops and output follow
+ * OSU micro-benchmarks 7.x (osu_put_latency and friends):
+ *
+ *   -w create|allocate|dynamic   window creation (default allocate)
+ *   -s SYNC                      fence, lock, flush, flush_local, lock_all, pscw
+ *                                (the subset the program offers; default flush,
+ *                                put_bibw: fence or pscw, default pscw)
+ *   -m [MIN:]MAX                 message sizes, doubling from MIN (default 1:4194304;
+ *                                fop/cas: one 8-byte row, -m sizes the window, 1 MiB)
+ *   -i ITERATIONS                timed iterations at every size (default: latency
+ *                                10000, 1000 above 8 KiB; bandwidth 100, 20 above 8 KiB)
+ *   -x WARMUP                    untimed iterations before them (default: latency
+ *                                100, 10 above 8 KiB; bandwidth 10, 2 above 8 KiB)
+ *   -W PUTS                      bandwidth only: operations per synchronization (64)
+ *
+ * Where this differs from OSU, on purpose:
+ *   - One window, sized for the largest message, is created once and reused for
+ *     every size (OSU creates one per size). Memory is touched before timing.
+ *   - A bandwidth window holds at most WINDOW_BYTES_CAP (128 MiB) per rank, so two
+ *     ranks' windows fit in one 512 MiB region (IVSHMEM_RMA_SIZE=512M): above
+ *     2 MiB the 64 operations of one epoch wrap around 32 slots of the window.
+ */
+#ifndef OSU_COMMON_H
+#define OSU_COMMON_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+enum { LARGE_MESSAGE_SIZE = 8192 };
+#define WINDOW_BYTES_CAP ((MPI_Aint)128 << 20)
+
+typedef enum { WINDOW_CREATE, WINDOW_ALLOCATE, WINDOW_DYNAMIC } window_kind;
+
+/* Values are bit positions in osu_benchmark.allowed_syncs. */
+typedef enum { SYNC_LOCK, SYNC_PSCW, SYNC_FENCE, SYNC_FLUSH, SYNC_FLUSH_LOCAL, SYNC_LOCK_ALL, SYNC_COUNT } sync_kind;
+
+#define SYNC_BIT(sync) (1u << (sync))
+#define ACTIVE_SYNCS (SYNC_BIT(SYNC_PSCW) | SYNC_BIT(SYNC_FENCE))
+#define ALL_SYNCS ((1u << SYNC_COUNT) - 1)
+
+/* What the numbers mean and how the two ranks take part. */
+typedef enum {
+    MEASURE_LATENCY,     /* rank 0 issues one operation per epoch; fence/pscw ping-pong */
+    MEASURE_BANDWIDTH,   /* rank 0 issues W operations per epoch */
+    MEASURE_BIBANDWIDTH, /* both ranks issue W operations per epoch */
+} measure_kind;
+
+typedef struct osu_context osu_context;
+
+/* Issues one RMA operation of `size` bytes at byte `offset` of the origin buffer and
+ * of the target's window. */
+typedef void (*rma_operation)(const osu_context *context, int target, size_t size, MPI_Aint offset);
+
+typedef struct {
+    const char *program;        /* for usage lines: "put_latency" */
+    const char *title;          /* header line: "OSU MPI_Put Latency Test" */
+    const char *datatype_name;  /* header line: "MPI_CHAR" */
+    measure_kind measure;
+    unsigned allowed_syncs;     /* SYNC_BIT()s */
+    sync_kind default_sync;
+    int passive_lock_type;      /* MPI_LOCK_SHARED, or MPI_LOCK_EXCLUSIVE for fop/cas */
+    size_t default_min_size;    /* 0: OSU's 1 */
+    size_t default_max_size;
+    size_t fixed_size;          /* nonzero: atomics, one row at this size, -m sizes the window only */
+    int required_ranks;         /* 0: any number */
+    rma_operation operation;    /* NULL when the program runs its own loop */
+} osu_benchmark;
+
+typedef struct {
+    window_kind window;
+    sync_kind sync;
+    size_t min_size, max_size;
+    int iterations, iterations_large;
+    int warmup, warmup_large;
+    int operations_per_sync; /* -W */
+} osu_options;
+
+struct osu_context {
+    const osu_benchmark *benchmark;
+    osu_options options;
+    int rank, ranks;
+    MPI_Win window;
+    char *window_memory;      /* this rank's window (local view) */
+    MPI_Aint window_bytes;
+    MPI_Aint *target_base;    /* per rank: displacement of its window start (nonzero for dynamic) */
+    char *origin;             /* window_bytes: put source, get destination, accumulate operand */
+    long long *fetch_result;  /* fetch_and_op / compare_and_swap result */
+    long long *compare;       /* compare_and_swap comparand */
+    MPI_Group peer_group;     /* the other rank, for PSCW (2-rank benchmarks) */
+};
+
+/* Iterations for one message size: OSU switches to the large counts above 8 KiB. */
+typedef struct {
+    int iterations, warmup;
+} osu_schedule;
+
+/* MPI_Init, options, rank-count check, window, header. Exits (after MPI_Finalize)
+ * on bad usage. */
+void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_context *context);
+/* Frees the window and buffers, then MPI_Finalize. */
+void osu_teardown(osu_context *context);
+
+osu_schedule osu_schedule_for(const osu_options *options, size_t size);
+/* Rank 0 prints one table row, OSU's "%-10d%20.2f". */
+void osu_print_row(const osu_context *context, size_t size, double value);
+
+/* The operations the programs time. Put, get and accumulate move MPI_CHARs (the
+ * accumulate with MPI_SUM); the atomics work on one MPI_LONG_LONG. */
+void osu_put(const osu_context *context, int target, size_t size, MPI_Aint offset);
+void osu_get(const osu_context *context, int target, size_t size, MPI_Aint offset);
+void osu_accumulate(const osu_context *context, int target, size_t size, MPI_Aint offset);
+void osu_fetch_and_op(const osu_context *context, int target, size_t size, MPI_Aint offset);
+void osu_compare_and_swap(const osu_context *context, int target, size_t size, MPI_Aint offset);
+
+/* The whole benchmark for programs that only describe themselves. */
+int osu_main(int argc, char **argv, const osu_benchmark *benchmark);
+
+#endif
