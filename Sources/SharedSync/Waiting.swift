@@ -11,8 +11,9 @@ public struct WaitPolicy: Sendable {
     public var maxSleepNanoseconds: Int
     /// How long a wait may last before it reports a time-out, in seconds.
     public var timeoutSeconds: Double
-    /// Called between backoff steps (never while spinning): lets the caller drive other progress,
-    /// such as MPICH's, so a peer blocked on us elsewhere can move on.
+    /// Called between sleeps once a wait has outlasted the spinning and yielding phases (never
+    /// on a short wait: MPICH's progress over TCP costs system calls): lets the caller drive other
+    /// progress, such as MPICH's, so a peer blocked on us elsewhere can move on.
     public var progress: (@convention(c) () -> Void)?
 
     public init(spinProbes: Int = 2_000, maxSleepNanoseconds: Int = 50_000,
@@ -50,13 +51,15 @@ func backOffUntil(_ policy: WaitPolicy, _ condition: () -> Bool) -> Bool {
     var sleepNanoseconds = 1_000
     var yields = 0
     while true {
-        if let progress = policy.progress { progress() }
-        if condition() { return true }
         if yields < 64 {
             // On an oversubscribed machine the peer we wait for may need our core.
             sched_yield()
             yields += 1
         } else {
+            if let progress = policy.progress {
+                progress()
+                if condition() { return true }
+            }
             var pause = timespec(tv_sec: 0, tv_nsec: sleepNanoseconds)
             nanosleep(&pause, nil)
             sleepNanoseconds = min(sleepNanoseconds * 2, policy.maxSleepNanoseconds)
