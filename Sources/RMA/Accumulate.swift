@@ -181,7 +181,9 @@ public enum Accumulate {
 
     @inline(__always)
     private static func withAccumulateLock(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32, _ body: () -> Void) {
-        guard let runtime = Runtime.current else { return }
+        // Windows leave the table before the runtime goes (Lifecycle.finalize), so a window we
+        // serve always has one; never skip the body, which would drop the update silently.
+        let runtime = Runtime.current!
         let slot = state.pointee.targets[Int(target)]
         let lock = SharedSpinLock(at: slot.control! + ControlBlock.accumulateLock)
         if !lock.lock(token: UInt64(runtime.worldRank) + 1, runtime.waitPolicy) {

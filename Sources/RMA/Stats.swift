@@ -70,6 +70,6 @@ public enum LibraryInfo {
 
     public static var isActive: Bool {
         guard let runtime = Runtime.current, runtime.region != nil else { return false }
-        return (0..<runtime.worldSize).contains { $0 != runtime.worldRank && runtime.isCoResident($0, runtime.worldRank) }
+        return Policy.hasCoResidentPeer(Array(0..<runtime.worldSize), runtime)
     }
 }

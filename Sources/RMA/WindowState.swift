@@ -139,6 +139,15 @@ enum WindowTable {
         }
     }
 
+    /// At MPI_Finalize, before the region blocks are given back. The states of windows the
+    /// program never freed are not deallocated: a few hundred bytes, once per process.
+    static func removeAll() {
+        writers.withLock { _ in
+            guard let root else { return }
+            for leaf in 0..<rootSize { root[leaf]?.update(repeating: nil, count: leafSize) }
+        }
+    }
+
     static func remove(_ handle: MPI_Win) {
         writers.withLock { _ in
             let key = key(handle)
