@@ -8,9 +8,12 @@ let package = Package(
         .library(name: "ivshmem_rma", type: .dynamic, targets: ["IvshmemRMAExports"]),
         // The MPI-free layers, for Benchmarks/Micro (a separate package, so this build stays lean).
         .library(name: "IvshmemRMACore", targets: ["SharedSync", "Region"]),
+        // The operator's tool: region create/inspect/reset/gc, server, doctor.
+        .executable(name: "ivshmem-rma", targets: ["IvshmemRMATool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // MPICH's mpi.h for Swift (pkg-config mpich).
@@ -23,9 +26,13 @@ let package = Package(
         ]),
         // The shared region: mapping, format, identity, allocator. No MPI.
         .target(name: "Region", dependencies: [
-            "SharedSync",
+            "SharedSync", "IvshmemServer",
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
+        // QEMU's ivshmem server protocol: the server, and the client the library maps a region
+        // from and rings doorbells with. No MPI.
+        .target(name: "CIvshmemServer"),
+        .target(name: "IvshmemServer", dependencies: ["CIvshmemServer", "SharedSync"]),
         // The engine: co-residence, windows, data movement, synchronization, policy.
         .target(name: "RMA", dependencies: [
             "CMPI", "CShims", "SharedSync", "Region",
@@ -33,11 +40,22 @@ let package = Package(
         ]),
         // The @_cdecl surface: one forwarding line per MPI function.
         .target(name: "IvshmemRMAExports", dependencies: ["RMA", "CMPI"]),
+        // `ivshmem-rma`: parsing and presentation only; the logic lives in Region and IvshmemServer.
+        .executableTarget(name: "IvshmemRMATool", dependencies: [
+            "Region", "SharedSync", "IvshmemServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Test fixture: RegionTests and SharedSyncTests run it to work across real processes.
         .executableTarget(name: "SyncProbe", dependencies: ["Region", "SharedSync"]),
         .testTarget(name: "SharedSyncTests", dependencies: ["SharedSync"]),
-        .testTarget(name: "RegionTests", dependencies: ["Region", "SharedSync"]),
+        .testTarget(name: "RegionTests", dependencies: ["Region", "SharedSync", "IvshmemServer"]),
+        // Runs the built ivshmem-rma tool on real region files.
+        .testTarget(name: "ToolTests", dependencies: ["Region", "SharedSync"]),
+        // The ivshmem server and client, in process and against a real QEMU (skipped without one).
+        // Test fixture: ServerTests runs it, one process per doorbell scenario.
+        .executableTarget(name: "DoorbellProbe", dependencies: ["IvshmemServer", "SharedSync"]),
+        .testTarget(name: "ServerTests", dependencies: ["IvshmemServer", "SharedSync"]),
         // Runs unmodified C MPI programs (Programs/) under mpiexec with the library preloaded.
-        .testTarget(name: "IntegrationTests", exclude: ["Programs"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["IvshmemServer", "Region"], exclude: ["Programs"]),
     ]
 )

@@ -25,7 +25,9 @@ MODE_STYLE = {
     "bare": ("#0072B2", "circle"),
     "tcp": ("#D55E00", "square"),
     "ivshmem": ("#009E73", "triangle"),
+    "memcpy": ("#555555", "diamond"),
 }
+REFERENCE_MODES = ("memcpy",)  # drawn dashed: a bound to compare with, not an MPI mode
 
 
 def read_osu_rows(path):
@@ -67,7 +69,10 @@ def ratio_definitions(run):
     vms = run["mode_labels"]["tcp"].split()[0]  # "TCP" or "UCX-sm"
     if run["measure"] == "latency":
         return [("ivshmem/bare", "ivshmem", "bare"), (f"{vms}/ivshmem", "tcp", "ivshmem")]
-    return [("ivshmem/bare", "ivshmem", "bare"), (f"ivshmem/{vms}", "ivshmem", "tcp")]
+    ratios = [("ivshmem/bare", "ivshmem", "bare"), (f"ivshmem/{vms}", "ivshmem", "tcp")]
+    if "memcpy" in run["modes"]:
+        ratios.append(("ivshmem/memcpy", "ivshmem", "memcpy"))
+    return ratios
 
 
 def ratio(medians, numerator, denominator, x):
@@ -199,8 +204,15 @@ def marker(shape, x, y, colour, tooltip):
         return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}">{title}</circle>'
     if shape == "square":
         return f'<rect x="{x - 3.6:.1f}" y="{y - 3.6:.1f}" width="7.2" height="7.2" fill="{colour}">{title}</rect>'
+    if shape == "diamond":
+        return (f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}" '
+                f'fill="{colour}">{title}</polygon>')
     return (f'<polygon points="{x:.1f},{y - 4.8:.1f} {x - 4.6:.1f},{y + 3.4:.1f} {x + 4.6:.1f},{y + 3.4:.1f}" '
             f'fill="{colour}">{title}</polygon>')
+
+
+def dash_of(mode):
+    return ' stroke-dasharray="6 4"' if mode in REFERENCE_MODES else ""
 
 
 def render_svg(run, medians):
@@ -266,7 +278,7 @@ def render_svg(run, medians):
         series = points[mode]
         if len(series) > 1:
             path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in series)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash_of(mode)}/>')
         for x, y in series:
             where = f"{x} ranks" if run["x_axis"] == "ranks" else size_label(x)
             out.append(marker(shape, px(x), py(y), colour,
@@ -276,7 +288,8 @@ def render_svg(run, medians):
     for mode in run["modes"]:
         colour, shape = MODE_STYLE[mode]
         label = run["mode_labels"][mode]
-        out.append(f'<line x1="{legend_x}" x2="{legend_x + 28}" y1="72" y2="72" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<line x1="{legend_x}" x2="{legend_x + 28}" y1="72" y2="72" stroke="{colour}" '
+                   f'stroke-width="2"{dash_of(mode)}/>')
         out.append(marker(shape, legend_x + 14, 72, colour, label))
         out.append(f'<text x="{legend_x + 36}" y="76" font-size="13">{escape(label)}</text>')
         legend_x += 48 + 7.2 * len(label)

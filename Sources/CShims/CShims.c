@@ -4,7 +4,13 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
+
+/* How far ahead of the loads the source is prefetched: the hardware prefetchers stop at 4 KiB
+ * page boundaries, which a region mapped with small pages has every 4 KiB. 512 bytes measured
+ * best of 256-2048 here, for reads from the region (get) and from private memory (put) alike. */
+enum { PREFETCH_DISTANCE = 512 };
 
 void ivshmem_copy_streaming(void *destination, const void *source, size_t length) {
 #if defined(__x86_64__)
@@ -15,6 +21,8 @@ void ivshmem_copy_streaming(void *destination, const void *source, size_t length
     memcpy(to, from, head);
     to += head, from += head, length -= head;
     for (; length >= 64; to += 64, from += 64, length -= 64) {
+        /* Past the end of the source it only wastes a hint: prefetches never fault. */
+        _mm_prefetch(from + PREFETCH_DISTANCE, _MM_HINT_NTA);
         __m128i a = _mm_loadu_si128((const __m128i *)from), b = _mm_loadu_si128((const __m128i *)(from + 16));
         __m128i c = _mm_loadu_si128((const __m128i *)(from + 32)), d = _mm_loadu_si128((const __m128i *)(from + 48));
         _mm_stream_si128((__m128i *)to, a);

@@ -12,8 +12,19 @@ public typealias Argv = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableP
 
 // Windows
 @_cdecl("MPI_Win_allocate") public func mpiWinAllocate(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm, _ baseptr: UnsafeMutableRawPointer?, _ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { Windows.allocate(size: size, dispUnit: dispUnit, info: info, comm: comm, baseOut: baseptr, windowOut: win) }
+@_cdecl("MPI_Win_create") public func mpiWinCreate(_ base: UnsafeMutableRawPointer?, _ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm, _ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { Windows.create(base: base, size: size, dispUnit: dispUnit, info: info, comm: comm, windowOut: win) }
 @_cdecl("MPI_Win_free") public func mpiWinFree(_ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { Windows.free(win) }
+@_cdecl("MPI_Win_allocate_shared") public func mpiWinAllocateShared(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm, _ baseptr: UnsafeMutableRawPointer?, _ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { SharedWindows.allocate(size: size, dispUnit: dispUnit, info: info, comm: comm, baseOut: baseptr, windowOut: win) }
+@_cdecl("MPI_Win_shared_query") public func mpiWinSharedQuery(_ win: MPI_Win, _ rank: Int32, _ size: UnsafeMutablePointer<MPI_Aint>?, _ dispUnit: UnsafeMutablePointer<Int32>?, _ baseptr: UnsafeMutableRawPointer?) -> Int32 { SharedWindows.query(win, rank, size, dispUnit, baseptr) }
+@_cdecl("MPI_Win_create_dynamic") public func mpiWinCreateDynamic(_ info: MPI_Info, _ comm: MPI_Comm, _ win: UnsafeMutablePointer<MPI_Win>?) -> Int32 { DynamicWindows.create(info, comm, win) }
+@_cdecl("MPI_Win_attach") public func mpiWinAttach(_ win: MPI_Win, _ base: UnsafeMutableRawPointer?, _ size: MPI_Aint) -> Int32 { DynamicWindows.attach(win, base, size) }
+@_cdecl("MPI_Win_detach") public func mpiWinDetach(_ win: MPI_Win, _ base: UnsafeRawPointer?) -> Int32 { DynamicWindows.detach(win, base) }
 @_cdecl("MPI_Win_get_attr") public func mpiWinGetAttr(_ win: MPI_Win, _ keyval: Int32, _ value: UnsafeMutableRawPointer?, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { Windows.attribute(win, keyval, value, flag) }
+
+// Memory and shared-memory communicators
+@_cdecl("MPI_Alloc_mem") public func mpiAllocMem(_ size: MPI_Aint, _ info: MPI_Info, _ baseptr: UnsafeMutableRawPointer?) -> Int32 { Memory.allocate(size, info, baseptr) }
+@_cdecl("MPI_Free_mem") public func mpiFreeMem(_ base: UnsafeMutableRawPointer?) -> Int32 { Memory.free(base) }
+@_cdecl("MPI_Comm_split_type") public func mpiCommSplitType(_ comm: MPI_Comm, _ splitType: Int32, _ key: Int32, _ info: MPI_Info, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { SharedWindows.splitType(comm, splitType, key, info, newcomm) }
 
 // Data movement
 @_cdecl("MPI_Put") public func mpiPut(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32, _ disp: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win) -> Int32 { DataMovement.put(origin, originCount, originType, target, disp, targetCount, targetType, win) }
@@ -52,3 +63,10 @@ public typealias Argv = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutableP
 @_cdecl("ivshmem_rma_version") public func ivshmemRMAVersion() -> UnsafePointer<CChar> { LibraryInfo.versionCString }
 @_cdecl("ivshmem_rma_get_stats") public func ivshmemRMAGetStats(_ stats: UnsafeMutablePointer<UInt64>?) -> Int32 { LibraryInfo.copyStats(stats) }
 @_cdecl("ivshmem_rma_active") public func ivshmemRMAActive() -> Int32 { LibraryInfo.isActive ? 1 : 0 }
+
+// Blocking calls a target waits in: they apply staged requests while waiting (BlockingCalls.swift)
+@_cdecl("MPI_Barrier") public func mpiBarrier(_ comm: MPI_Comm) -> Int32 { BlockingCalls.barrier(comm) }
+@_cdecl("MPI_Allreduce") public func mpiAllreduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32, _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { BlockingCalls.allreduce(send, receive, count, type, op, comm) }
+@_cdecl("MPI_Recv") public func mpiRecv(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ type: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { BlockingCalls.receive(buffer, count, type, source, tag, comm, status) }
+@_cdecl("MPI_Wait") public func mpiWait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { BlockingCalls.wait(request, status) }
+@_cdecl("MPI_Waitall") public func mpiWaitall(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { BlockingCalls.waitAll(count, requests, statuses) }

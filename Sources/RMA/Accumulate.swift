@@ -37,9 +37,10 @@ public enum Accumulate {
             Stats.count(.accMpi)
             return toMPICH(operation, handle)
         }
-        switch Policy.routeAccumulate(state, operation.target) {
-        case .region(let slot):
-            let code = apply(operation, state, slot)
+        let route = Policy.routeAccumulate(state, operation.target)
+        switch route {
+        case .region, .staged:
+            let code = apply(operation, state, route)
             if code == MPI_SUCCESS { Stats.count(.accShm) }
             return code
         case .mpich:
@@ -59,7 +60,7 @@ public enum Accumulate {
             return toMPICHRequest(operation, handle, request)
         }
         switch Policy.routeAccumulate(state, operation.target) {
-        case .region:
+        case .region, .staged:
             guard Epochs.inPassiveEpoch(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
             let code = accumulate(operation, handle)
             return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
@@ -79,11 +80,17 @@ public enum Accumulate {
             Stats.count(.accMpi)
             return PMPI_Compare_and_swap(origin, compare, result, type, target, displacement, handle)
         }
-        switch Policy.routeAccumulate(state, target) {
-        case .region(let slot):
+        let route = Policy.routeAccumulate(state, target)
+        switch route {
+        case .region, .staged:
             guard Epochs.canAccess(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
             guard let shape = Datatypes.shape(of: type), shape.contiguous, let origin, let compare, let result else {
                 return windowError(handle, MPI_ERR_TYPE)
+            }
+            guard case .region(let slot) = route else {
+                let code = StagedTransfer.compareAndSwap(origin, compare, result, type, shape, state, target, displacement)
+                if code == MPI_SUCCESS { Stats.count(.accShm) }
+                return code
             }
             guard let window = TargetRange.resolve(slot, displacement, 1, shape) else { return windowError(handle, MPI_ERR_RMA_RANGE) }
             withAccumulateLock(state, target) {
@@ -102,40 +109,66 @@ public enum Accumulate {
         }
     }
 
-    private static func apply(_ operation: Operation, _ state: UnsafeMutablePointer<WindowState>, _ slot: TargetSlot) -> Int32 {
-        let handle = state.pointee.handle
-        guard Epochs.canAccess(state, operation.target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        guard isPredefined(operation.op) else { return windowError(handle, MPI_ERR_OP) }
+    /// An accumulate whose arguments passed every check, with what applying it needs.
+    struct Checked {
+        var bytes: Int
+        var targetShape: TypeShape
+        var element: MPI_Datatype
+        var elementSize: Int
+        var originShape: TypeShape?
+        var resultShape: TypeShape?
+        var ignoresOrigin: Bool
+    }
+
+    /// The checks MPICH makes of an accumulate, in its order: an error class, or nil when there is
+    /// nothing to move.
+    private static func check(_ operation: Operation, _ state: UnsafeMutablePointer<WindowState>) -> Result<Checked?, MPIErrorClass> {
+        guard Epochs.canAccess(state, operation.target) else { return .failure(MPIErrorClass(MPI_ERR_RMA_SYNC)) }
+        guard isPredefined(operation.op) else { return .failure(MPIErrorClass(MPI_ERR_OP)) }
         let ignoresOrigin = operation.op == IVSHMEM_MPI_NO_OP
         guard operation.targetCount >= 0, operation.originCount >= 0, operation.resultCount >= 0 else {
-            return windowError(handle, MPI_ERR_COUNT)
+            return .failure(MPIErrorClass(MPI_ERR_COUNT))
         }
         guard let targetShape = Datatypes.shape(of: operation.targetType),
               let element = Datatypes.elementType(of: operation.targetType),
               let elementShape = Datatypes.shape(of: element), elementShape.size > 0 else {
-            return windowError(handle, MPI_ERR_TYPE)
+            return .failure(MPIErrorClass(MPI_ERR_TYPE))
         }
         let bytes = Int(operation.targetCount) * targetShape.size
         let originShape = Datatypes.shape(of: operation.originType)
         let resultShape = operation.fetches ? Datatypes.shape(of: operation.resultType) : nil
         if !ignoresOrigin {
             guard let originShape, Int(operation.originCount) * originShape.size == bytes,
-                  Datatypes.elementType(of: operation.originType) == element else { return windowError(handle, MPI_ERR_TYPE) }
+                  Datatypes.elementType(of: operation.originType) == element else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
         }
         if operation.fetches {
-            guard let resultShape, Int(operation.resultCount) * resultShape.size == bytes else { return windowError(handle, MPI_ERR_TYPE) }
+            guard let resultShape, Int(operation.resultCount) * resultShape.size == bytes else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
         }
-        if bytes == 0 { return MPI_SUCCESS }
-        guard let window = TargetRange.resolve(slot, operation.displacement, Int(operation.targetCount), targetShape) else {
-            return windowError(handle, MPI_ERR_RMA_RANGE)
-        }
+        if bytes == 0 { return .success(nil) }
         guard ignoresOrigin || operation.origin != nil, !operation.fetches || operation.result != nil else {
-            return windowError(handle, MPI_ERR_BUFFER)
+            return .failure(MPIErrorClass(MPI_ERR_BUFFER))
+        }
+        return .success(Checked(bytes: bytes, targetShape: targetShape, element: element, elementSize: elementShape.size,
+                                originShape: originShape, resultShape: resultShape, ignoresOrigin: ignoresOrigin))
+    }
+
+    private static func apply(_ operation: Operation, _ state: UnsafeMutablePointer<WindowState>, _ route: Policy.Route) -> Int32 {
+        let handle = state.pointee.handle
+        let checked: Checked
+        switch check(operation, state) {
+        case .success(let result?): checked = result
+        case .success(nil): return MPI_SUCCESS
+        case .failure(let error): return windowError(handle, error.code)
+        }
+        guard case .region(let slot) = route else { return StagedTransfer.accumulate(operation, checked, state) }
+        let bytes = checked.bytes
+        guard let window = TargetRange.resolve(slot, operation.displacement, Int(operation.targetCount), checked.targetShape) else {
+            return windowError(handle, MPI_ERR_RMA_RANGE)
         }
 
         // Contiguous images of the target's elements and the origin's, staged only when a side is not contiguous.
-        let staged = Staging(bytes: bytes, targetContiguous: targetShape.contiguous,
-                             originContiguous: ignoresOrigin || originShape!.contiguous)
+        let staged = Staging(bytes: bytes, targetContiguous: checked.targetShape.contiguous,
+                             originContiguous: checked.ignoresOrigin || checked.originShape!.contiguous)
         defer { staged.release() }
         var code = MPI_SUCCESS
         withAccumulateLock(state, operation.target) {
@@ -145,10 +178,10 @@ public enum Accumulate {
                 guard code == MPI_SUCCESS else { return }
             }
             if operation.fetches {
-                code = copyOut(current, bytes, to: operation.result!, operation.resultCount, operation.resultType, resultShape!)
+                code = copyOut(current, bytes, to: operation.result!, operation.resultCount, operation.resultType, checked.resultShape!)
                 guard code == MPI_SUCCESS else { return }
             }
-            guard !ignoresOrigin else { return }
+            guard !checked.ignoresOrigin else { return }
             let incoming: UnsafeRawPointer
             if let image = staged.origin {
                 code = Packing.pack(operation.origin!, operation.originCount, operation.originType, into: image, bytes)
@@ -157,12 +190,9 @@ public enum Accumulate {
             } else {
                 incoming = operation.origin!
             }
-            if operation.op == IVSHMEM_MPI_REPLACE {
-                memcpy(current, incoming, bytes)
-            } else if !Operators.apply(operation.op, element, target: current, origin: incoming, count: bytes / elementShape.size) {
-                code = PMPI_Reduce_local_c(incoming, current, MPI_Count(bytes / elementShape.size), element, operation.op)
-                guard code == MPI_SUCCESS else { return }
-            }
+            code = Combine.apply(operation.op, checked.element, target: current, origin: incoming, bytes: bytes,
+                                 elementSize: checked.elementSize)
+            guard code == MPI_SUCCESS else { return }
             if staged.target != nil {
                 code = Packing.unpack(current, bytes, into: window, operation.targetCount, operation.targetType)
             }
@@ -187,14 +217,17 @@ public enum Accumulate {
         let slot = state.pointee.targets[Int(target)]
         let lock = SharedSpinLock(at: slot.control! + ControlBlock.accumulateLock)
         if !lock.lock(token: UInt64(runtime.worldRank) + 1, runtime.waitPolicy) {
-            runtime.abortOnTimeout("accumulate lock of MPI window", waitingFor: [slot.worldRank])
+            // The token is the holder's world rank + 1: name the holder when it is one of ours.
+            let holder = lock.holder
+            let peer = holder > 0 && holder <= UInt64(runtime.worldSize) ? Int32(holder - 1) : slot.worldRank
+            runtime.abortOnTimeout("accumulate lock of MPI window", waitingFor: [peer])
         }
         body()
         lock.unlock()
     }
 
     /// MPICH's predefined operations are builtin handles (kind bits 01, object kind "op").
-    private static func isPredefined(_ op: MPI_Op) -> Bool { UInt32(bitPattern: op) >> 26 == UInt32(bitPattern: IVSHMEM_MPI_SUM) >> 26 }
+    static func isPredefined(_ op: MPI_Op) -> Bool { UInt32(bitPattern: op) >> 26 == UInt32(bitPattern: IVSHMEM_MPI_SUM) >> 26 }
 
     private struct Staging {
         let target: UnsafeMutableRawPointer?

@@ -12,12 +12,15 @@ public enum ActiveTarget {
         }
         if state.pointee.regionSync {
             // Always a barrier, whatever the assertions: a target's local stores before the fence
-            // must be visible to gets after it, and our puts have already landed.
+            // must be visible to gets after it, and our puts have already landed (staged ones
+            // once their targets applied them, while we apply what others sent us).
+            StagedTransfer.awaitAllApplied(state, "MPI_Win_fence")
             state.pointee.fenceGeneration += 1
             let barrier = SharedBarrier(release: state.pointee.targets[0].control! + ControlBlock.fenceRelease,
                                         arrivals: UnsafeBufferPointer(state.pointee.fenceArrivals))
             if case .timedOut(let missing) = barrier.arrive(participant: Int(state.pointee.rank),
-                                                            generation: state.pointee.fenceGeneration, runtime.waitPolicy) {
+                                                            generation: state.pointee.fenceGeneration, runtime.waitPolicy,
+                                                            whileWaiting: { StagedTransfer.drain(state, inMPI: true) }) {
                 runtime.abortOnTimeout("MPI_Win_fence", waitingFor: missing.map { state.pointee.targets[$0].worldRank })
             }
             Stats.count(.syncShm)
@@ -93,6 +96,7 @@ public enum ActiveTarget {
         if state.pointee.regionSync {
             for index in 0..<state.pointee.startedCount {
                 let target = Int(state.pointee.startedTargets[index])
+                StagedTransfer.awaitApplied(state, target, "MPI_Win_complete")
                 SharedWord(at: state.pointee.targets[target].control! + ControlBlock.completions).add(1)
             }
             Stats.count(.syncShm)
@@ -114,7 +118,13 @@ public enum ActiveTarget {
         guard state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         if state.pointee.regionSync {
             let completions = SharedWord(at: state.pointee.control! + ControlBlock.completions)
-            if !completions.wait(atLeast: state.pointee.completionsExpected, runtime.waitPolicy) {
+            let expected = state.pointee.completionsExpected
+            // Origins complete once we applied what they staged: apply it while waiting.
+            let completed = waitUntil(runtime.waitPolicy) {
+                StagedTransfer.drain(state, inMPI: true)
+                return completions.load() >= expected
+            }
+            if !completed {
                 let origins = (0..<state.pointee.postedCount).map { state.pointee.targets[Int(state.pointee.postedOrigins[$0])].worldRank }
                 runtime.abortOnTimeout("MPI_Win_wait", waitingFor: origins)
             }
@@ -132,6 +142,7 @@ public enum ActiveTarget {
         guard let state = WindowTable.lookup(handle), let flag else { return PMPI_Win_test(handle, flag) }
         guard state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         if state.pointee.regionSync {
+            StagedTransfer.drain(state, inMPI: true)
             let done = SharedWord(at: state.pointee.control! + ControlBlock.completions).load() >= state.pointee.completionsExpected
             flag.pointee = done ? 1 : 0
             Stats.count(.syncShm)

@@ -44,6 +44,10 @@ enum CoResidence {
         let nonce = UInt64.random(in: 1...UInt64.max)
         var jobSlot: Int?
         if isLeader, let region {
+            // The space of jobs that died on this kernel goes back to the allocator first.
+            if let reclaimed = try? region.reclaimGoneJobs(wait: waitPolicy), !reclaimed.isEmpty, config.verbose {
+                warn("rank \(worldRank): reclaimed \(reclaimed.jobs.count) job slot(s) and \(reclaimed.blocks.count) block(s) of jobs that are gone")
+            }
             do { jobSlot = try region.claimJobSlot(jobID: jobID, nonce: nonce) } catch {
                 warn("rank \(worldRank): \(error); this server's ranks use MPICH")
             }

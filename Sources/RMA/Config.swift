@@ -1,8 +1,10 @@
 import Glibc
+import SharedSync
 
 /// Settings read once from the environment at MPI_Init. Every variable is documented in the README.
 struct Config {
     /// IVSHMEM_RMA_REGION: a region file or a PCI resource2 path; unset means "find the ivshmem PCI device".
+    /// IVSHMEM_RMA_SERVER: an ivshmem server's socket; takes precedence (RegionLocator reads both).
     var environment: [String: String]
     /// IVSHMEM_RMA_SIZE: bytes for a region file that has to be created (default 256 MiB).
     var createSize: Int
@@ -19,6 +21,14 @@ struct Config {
     /// MPICH: 8.3 GB/s and 412 us). Streaming wins once data leaves the cache, and large
     /// transfers between VMs rarely stay in it.
     var streamingThreshold: Int
+    /// IVSHMEM_RMA_SHARED_NODES=1: MPI_COMM_TYPE_SHARED groups the ranks that share a region, and
+    /// MPI_Win_allocate_shared on them places the memory in it. Off by default: programs that
+    /// take "shared" to mean "same kernel" see what MPICH says.
+    var sharedNodes: Bool
+    /// IVSHMEM_RMA_STAGING_SIZE: the ring each member of an MPI_Win_create window receives requests
+    /// in, and the reply area its fetches come back through (each; default 1 MiB). Larger transfers
+    /// go in chunks, which the target applies while the origin writes the next.
+    var stagingSize: Int
 
     static func fromEnvironment() -> Config {
         var environment: [String: String] = [:]
@@ -35,7 +45,10 @@ struct Config {
                       timeoutSeconds: environment["IVSHMEM_RMA_TIMEOUT"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 120,
                       printStats: environment["IVSHMEM_RMA_STATS"] == "1",
                       verbose: environment["IVSHMEM_RMA_VERBOSE"] == "1",
-                      streamingThreshold: environment["IVSHMEM_RMA_STREAMING_THRESHOLD"].flatMap(parseByteSize) ?? 1 << 20)
+                      streamingThreshold: environment["IVSHMEM_RMA_STREAMING_THRESHOLD"].flatMap(parseByteSize) ?? 1 << 20,
+                      sharedNodes: environment["IVSHMEM_RMA_SHARED_NODES"] == "1",
+                      stagingSize: environment["IVSHMEM_RMA_STAGING_SIZE"].flatMap(parseByteSize)
+                          .map { max(roundUp($0, to: 4096), 16 << 10) } ?? 1 << 20)
     }
 }
 

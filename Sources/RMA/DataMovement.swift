@@ -13,11 +13,7 @@ public enum DataMovement {
 
     @inline(__always)
     static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ bytes: Int) {
-        if bytes >= streamingThreshold {
-            ivshmem_copy_streaming(destination, source, bytes)
-        } else {
-            memcpy(destination, source, bytes)
-        }
+        ivshmem_copy(destination, source, bytes, streamingThreshold)
     }
 
     public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
@@ -37,6 +33,18 @@ public enum DataMovement {
     private static func transfer(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                                  _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
                                  _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
+        if WindowTable.isEmpty {
+            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+        }
+        return transfer(origin, originCount, originType, target, displacement, targetCount, targetType, handle, direction)
+    }
+
+    /// Out of line: while no window is served through the region (every window of this process
+    /// went to MPICH), a call costs a load and a jump on top of MPICH's work (scripts/overhead).
+    @inline(never)
+    private static func transfer(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
+                                 _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
+                                 _ targetType: MPI_Datatype, _ handle: MPI_Win, _ direction: Direction) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
         }
@@ -45,7 +53,16 @@ public enum DataMovement {
             let code = move(direction, origin, originCount, originType, state, target, slot, displacement, targetCount, targetType)
             if code == MPI_SUCCESS { Stats.count(direction == .put ? .putShm : .getShm) }
             return code
+        case .staged:
+            let code = StagedTransfer.transfer(direction, origin, originCount, originType, state, target, displacement,
+                                               targetCount, targetType)
+            if code == MPI_SUCCESS { Stats.count(direction == .put ? .putShm : .getShm) }
+            return code
         case .mpich:
+            if let attachments = state.pointee.attachments {
+                return DynamicWindows.transfer(direction, origin, originCount, originType, state, attachments, target,
+                                               displacement, targetCount, targetType)
+            }
             return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
         case .nowhere:
             return MPI_SUCCESS
@@ -54,7 +71,7 @@ public enum DataMovement {
         }
     }
 
-    private static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                                     _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
                                     _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
         Stats.count(direction == .put ? .putMpi : .getMpi)
@@ -73,7 +90,7 @@ public enum DataMovement {
             return handToMPICHRequest(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
         }
         switch Policy.route(state, target) {
-        case .region:
+        case .region, .staged:
             guard Epochs.inPassiveEpoch(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
             let code = direction == .put
                 ? put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
@@ -98,6 +115,28 @@ public enum DataMovement {
             : PMPI_Rget(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
     }
 
+    struct CheckedTransfer {
+        var originShape: TypeShape
+        var targetShape: TypeShape
+        var bytes: Int
+    }
+
+    /// The checks MPICH makes of a put or get before any data moves: the epoch, the counts, and
+    /// that both sides describe the same number of bytes.
+    @inline(__always)
+    static func check(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32, _ originCount: Int32,
+                      _ originType: MPI_Datatype, _ targetCount: Int32,
+                      _ targetType: MPI_Datatype) -> Result<CheckedTransfer, MPIErrorClass> {
+        guard Epochs.canAccess(state, target) else { return .failure(MPIErrorClass(MPI_ERR_RMA_SYNC)) }
+        guard originCount >= 0, targetCount >= 0 else { return .failure(MPIErrorClass(MPI_ERR_COUNT)) }
+        guard let originShape = Datatypes.shape(of: originType), let targetShape = Datatypes.shape(of: targetType) else {
+            return .failure(MPIErrorClass(MPI_ERR_TYPE))
+        }
+        let bytes = Int(originCount) * originShape.size
+        guard bytes == Int(targetCount) * targetShape.size else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
+        return .success(CheckedTransfer(originShape: originShape, targetShape: targetShape, bytes: bytes))
+    }
+
     /// Copies between origin memory and a target's window, for any datatypes: one memcpy when both
     /// sides are contiguous, MPI_Pack/MPI_Unpack straight into or out of the mapped window
     /// otherwise. Checks the epoch and the target range first; writes nothing on error.
@@ -107,13 +146,11 @@ public enum DataMovement {
                      _ slot: TargetSlot, _ displacement: MPI_Aint, _ targetCount: Int32,
                      _ targetType: MPI_Datatype) -> Int32 {
         let handle = state.pointee.handle
-        guard Epochs.canAccess(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-        guard originCount >= 0, targetCount >= 0 else { return windowError(handle, MPI_ERR_COUNT) }
-        guard let originShape = Datatypes.shape(of: originType), let targetShape = Datatypes.shape(of: targetType) else {
-            return windowError(handle, MPI_ERR_TYPE)
+        let originShape: TypeShape, targetShape: TypeShape, bytes: Int
+        switch check(state, target, originCount, originType, targetCount, targetType) {
+        case .success(let checked): (originShape, targetShape, bytes) = (checked.originShape, checked.targetShape, checked.bytes)
+        case .failure(let error): return windowError(handle, error.code)
         }
-        let bytes = Int(originCount) * originShape.size
-        guard bytes == Int(targetCount) * targetShape.size else { return windowError(handle, MPI_ERR_TYPE) }
         if bytes == 0 { return MPI_SUCCESS }
         guard let window = TargetRange.resolve(slot, displacement, Int(targetCount), targetShape) else {
             return windowError(handle, MPI_ERR_RMA_RANGE)

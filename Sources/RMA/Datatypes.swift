@@ -40,6 +40,21 @@ enum Datatypes {
             PMPI_Type_size(type, &size)
             if builtinSize(type) != Int(size) { decodeBuiltins = false }
         }
+        let pairs = IVSHMEM_MPI_PAIR_TYPES
+        pairSizes = [pairs.0, pairs.1, pairs.2, pairs.3, pairs.4].map { type in
+            var size: Int32 = 0
+            PMPI_Type_size(type, &size)
+            return (type, Int(size))
+        }
+    }
+
+    /// The value-index pair types of MINLOC/MAXLOC, which MPICH does not encode as builtins.
+    nonisolated(unsafe) private static var pairSizes: [(MPI_Datatype, Int)] = []
+
+    /// The size of a predefined datatype, nil for any other handle: a handle read from the region
+    /// is only used once this says it names a type every process knows.
+    static func predefinedSize(_ type: MPI_Datatype) -> Int? {
+        builtinSize(type) ?? pairSizes.first { $0.0 == type }?.1
     }
 
     @inline(__always)

@@ -7,3 +7,9 @@ func windowError(_ handle: MPI_Win, _ errorClass: Int32) -> Int32 {
     PMPI_Win_call_errhandler(handle, errorClass)
     return errorClass
 }
+
+/// An MPI error class as a Swift error, for checks that report one or a result.
+struct MPIErrorClass: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}

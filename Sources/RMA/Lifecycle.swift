@@ -27,7 +27,9 @@ public enum Lifecycle {
             // The job's region blocks are given back below: windows the program did not free
             // must stop resolving to them first (MPI calls on them now go to MPICH, which
             // reports them as erroneous after MPI_Finalize).
+            ProgressAgent.stop()
             WindowTable.removeAll()
+            Memory.releaseAll(runtime)
             CoResidence.finish(runtime)
             Runtime.current = nil
         }
@@ -35,9 +37,7 @@ public enum Lifecycle {
     }
 
     private static func start() {
-        WindowTable.prepare()
         Datatypes.verifyHandleEncoding()
-        Stats.prepare()
         Operators.prepare()
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold

@@ -1,4 +1,5 @@
 import CMPI
+import Glibc
 
 /// The predefined reduction operators on the common predefined types, applied in place the way
 /// MPICH's own `MPI_Reduce_local` applies them (target = op(target, origin), integer arithmetic
@@ -30,9 +31,15 @@ enum Operators {
         types = table
     }
 
+    /// Whether `apply` handles this op and type (asked with no elements, so nothing is touched).
+    static func supports(_ op: MPI_Op, _ type: MPI_Datatype) -> Bool {
+        var nothing: UInt64 = 0
+        return withUnsafeMutableBytes(of: &nothing) { apply(op, type, target: $0.baseAddress!, origin: $0.baseAddress!, count: 0) }
+    }
+
     /// MPICH's predefined op handles are 0x580000NN; NN below.
     private enum Op: Int32 {
-        case max = 1, min, sum, prod, land, band, lor, bor, lxor, bxor
+        case max = 1, min, sum, prod, land, band, lor, bor, lxor, bxor, minloc, maxloc
     }
 
     /// Applies `op` to `count` elements of `type`; false when this type/op pair is not one of ours.
@@ -40,6 +47,7 @@ enum Operators {
     static func apply(_ op: MPI_Op, _ type: MPI_Datatype, target: UnsafeMutableRawPointer, origin: UnsafeRawPointer,
                       count: Int) -> Bool {
         guard let types, UInt32(bitPattern: op) >> 8 == 0x58_0000, let known = Op(rawValue: op & 0xff) else { return false }
+        if known == .minloc || known == .maxloc { return valueIndexPairs(known, type, target, origin, count) }
         let entry = types[Int(type & 0xff)]
         guard entry.handle == type else { return false }
         switch (entry.kind, entry.size) {
@@ -72,6 +80,7 @@ enum Operators {
         case .bor: combine = { $0 | $1 }
         case .lxor: combine = { ($0 != 0) != ($1 != 0) ? 1 : 0 }
         case .bxor: combine = { $0 ^ $1 }
+        case .minloc, .maxloc: return false  // pairs only (valueIndexPairs)
         }
         elementwise(T.self, target, origin, count, combine)
         return true
@@ -92,6 +101,42 @@ enum Operators {
         return true
     }
 
+    /// MINLOC/MAXLOC over (value, int index) pairs, packed as MPI packs them (the index right after
+    /// the value): the smaller (MINLOC) or larger (MAXLOC) value wins, and on a tie the smaller index.
+    @inline(__always)
+    private static func valueIndexPairs(_ op: Op, _ type: MPI_Datatype, _ target: UnsafeMutableRawPointer,
+                                        _ origin: UnsafeRawPointer, _ count: Int) -> Bool {
+        let pairs = IVSHMEM_MPI_PAIR_TYPES
+        switch type {
+        case MPI_2INT: pairwise(op, Int32.self, target, origin, count)
+        case pairs.0: pairwise(op, Float.self, target, origin, count)
+        case pairs.1: pairwise(op, Double.self, target, origin, count)
+        case pairs.2: pairwise(op, Int.self, target, origin, count)
+        case pairs.3: pairwise(op, Int16.self, target, origin, count)
+        default: return false
+        }
+        return true
+    }
+
+    @inline(__always)
+    private static func pairwise<Value: Comparable>(_ op: Op, _: Value.Type, _ target: UnsafeMutableRawPointer,
+                                                    _ origin: UnsafeRawPointer, _ count: Int) {
+        let valueSize = MemoryLayout<Value>.size
+        let stride = valueSize + MemoryLayout<Int32>.size
+        for index in 0..<count {
+            let offset = index * stride
+            let mine = target.loadUnaligned(fromByteOffset: offset, as: Value.self)
+            let theirs = origin.loadUnaligned(fromByteOffset: offset, as: Value.self)
+            let myIndex = target.loadUnaligned(fromByteOffset: offset + valueSize, as: Int32.self)
+            let theirIndex = origin.loadUnaligned(fromByteOffset: offset + valueSize, as: Int32.self)
+            let theirsWins = op == .minloc ? theirs < mine : theirs > mine
+            if theirsWins || (theirs == mine && theirIndex < myIndex) {
+                target.storeBytes(of: theirs, toByteOffset: offset, as: Value.self)
+                target.storeBytes(of: theirIndex, toByteOffset: offset + valueSize, as: Int32.self)
+            }
+        }
+    }
+
     /// Window displacements need not be aligned for the element type: unaligned loads and stores.
     @inline(__always)
     private static func elementwise<T>(_: T.Type, _ target: UnsafeMutableRawPointer, _ origin: UnsafeRawPointer,
@@ -103,5 +148,27 @@ enum Operators {
                                 origin.loadUnaligned(fromByteOffset: offset, as: T.self))
             target.storeBytes(of: value, toByteOffset: offset, as: T.self)
         }
+    }
+}
+
+/// Applies an accumulate's operation to a run of elements at the target: MPI_REPLACE and MPI_NO_OP
+/// directly, the common type/op pairs natively, anything else through MPI_Reduce_local (which is an
+/// MPI call: only from inside one, see `isNative`).
+enum Combine {
+    static func isNative(_ op: MPI_Op, _ element: MPI_Datatype) -> Bool {
+        op == IVSHMEM_MPI_REPLACE || op == IVSHMEM_MPI_NO_OP || Operators.supports(op, element)
+    }
+
+    @discardableResult
+    static func apply(_ op: MPI_Op, _ element: MPI_Datatype, target: UnsafeMutableRawPointer, origin: UnsafeRawPointer,
+                      bytes: Int, elementSize: Int) -> Int32 {
+        if op == IVSHMEM_MPI_NO_OP { return MPI_SUCCESS }
+        if op == IVSHMEM_MPI_REPLACE {
+            memcpy(target, origin, bytes)
+            return MPI_SUCCESS
+        }
+        let count = bytes / elementSize
+        if Operators.apply(op, element, target: target, origin: origin, count: count) { return MPI_SUCCESS }
+        return PMPI_Reduce_local_c(origin, target, MPI_Count(count), element, op)
     }
 }

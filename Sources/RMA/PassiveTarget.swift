@@ -23,8 +23,10 @@ public enum PassiveTarget {
                 flags = Access.lockNoCheck
             } else {
                 let lock = SharedRWLock(at: state.pointee.targets[Int(target)].control! + ControlBlock.passiveLock)
-                let granted = lockType == MPI_LOCK_SHARED ? lock.lockShared(runtime.waitPolicy) : lock.lockExclusive(runtime.waitPolicy)
-                if !granted { runtime.abortOnTimeout("MPI_Win_lock", waitingFor: [state.pointee.targets[Int(target)].worldRank]) }
+                let granted = lockType == MPI_LOCK_SHARED
+                    ? lock.lockShared(runtime.waitPolicy)
+                    : lock.lockExclusive(runtime.waitPolicy, holder: UInt64(runtime.worldRank) + 1)
+                if !granted { runtime.abortOnTimeout("MPI_Win_lock", waitingFor: holders(of: lock, state, Int(target), runtime)) }
             }
             Stats.count(.syncShm)
         } else {
@@ -44,6 +46,7 @@ public enum PassiveTarget {
         let flags = state.pointee.access[Int(target)] & Access.locked
         guard flags != 0 else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         if state.pointee.regionSync {
+            StagedTransfer.awaitApplied(state, Int(target), "MPI_Win_unlock")
             let lock = SharedRWLock(at: state.pointee.targets[Int(target)].control! + ControlBlock.passiveLock)
             if flags == Access.shared { lock.unlockShared() } else if flags == Access.exclusive { lock.unlockExclusive() }
             Stats.count(.syncShm)
@@ -68,7 +71,7 @@ public enum PassiveTarget {
                 for target in 0..<Int(state.pointee.memberCount) {
                     let lock = SharedRWLock(at: state.pointee.targets[target].control! + ControlBlock.passiveLock)
                     if !lock.lockShared(runtime.waitPolicy) {
-                        runtime.abortOnTimeout("MPI_Win_lock_all", waitingFor: [state.pointee.targets[target].worldRank])
+                        runtime.abortOnTimeout("MPI_Win_lock_all", waitingFor: holders(of: lock, state, target, runtime))
                     }
                 }
             }
@@ -86,6 +89,7 @@ public enum PassiveTarget {
         guard let state = WindowTable.lookup(handle) else { return PMPI_Win_unlock_all(handle) }
         guard state.pointee.lockAll != 0 else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         if state.pointee.regionSync {
+            StagedTransfer.awaitAllApplied(state, "MPI_Win_unlock_all")
             if state.pointee.lockAll == Access.shared {
                 for target in 0..<Int(state.pointee.memberCount) {
                     SharedRWLock(at: state.pointee.targets[target].control! + ControlBlock.passiveLock).unlockShared()
@@ -101,6 +105,14 @@ public enum PassiveTarget {
         return MPI_SUCCESS
     }
 
+    /// Whom a lock wait waited for: the exclusive holder the lock word records (its world rank + 1),
+    /// else (held shared, or by a rank of another job's making) the target.
+    private static func holders(of lock: SharedRWLock, _ state: UnsafeMutablePointer<WindowState>, _ target: Int,
+                                _ runtime: Runtime) -> [Int32] {
+        if let holder = lock.exclusiveHolder, holder > 0, holder <= UInt64(runtime.worldSize) { return [Int32(holder - 1)] }
+        return [state.pointee.targets[target].worldRank]
+    }
+
     public enum Flush { case target(Int32), all, localTarget(Int32), localAll }
 
     /// Region copies are complete at the target when they return; a flush publishes them
@@ -110,6 +122,18 @@ public enum PassiveTarget {
         guard let state = WindowTable.lookup(handle) else { return flushInMPICH(kind, handle) }
         guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         atomicMemoryFence(ordering: .releasing)
+        if state.pointee.staged != nil {
+            // Staged data left the origin's buffer when the put returned (local completion); remote
+            // completion waits until the target applied it.
+            switch kind {
+            case .target(let rank) where rank >= 0 && rank < state.pointee.memberCount:
+                StagedTransfer.awaitApplied(state, Int(rank), "MPI_Win_flush")
+            case .all:
+                StagedTransfer.awaitAllApplied(state, "MPI_Win_flush_all")
+            case .target, .localTarget, .localAll:
+                break
+            }
+        }
         if state.pointee.regionSync { return MPI_SUCCESS }
         return flushInMPICH(kind, handle)
     }
@@ -118,6 +142,8 @@ public enum PassiveTarget {
         guard let state = WindowTable.lookup(handle) else { return PMPI_Win_sync(handle) }
         guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         atomicMemoryFence(ordering: .sequentiallyConsistent)
+        // The window's public copy becomes the private one: apply what origins staged for us.
+        StagedTransfer.drain(state, inMPI: true)
         return state.pointee.regionSync ? MPI_SUCCESS : PMPI_Win_sync(handle)
     }
 

@@ -4,6 +4,21 @@ import CMPI
 ///
 /// - A window goes through the region when at least two of its members share a region
 ///   (`Windows.allocate`); otherwise MPICH allocates it as usual.
+/// - A window over the program's own memory (MPI_Win_create) goes through the region only when
+///   every member shares it (`Windows.create`): each member's memory is private, so origins stage
+///   requests in the target's mailbox and the target applies them (StagedTransfer). With members
+///   elsewhere, the whole window is MPICH's: one authority for its epochs.
+/// - MPI_Win_allocate_shared (opt-in, IVSHMEM_RMA_SHARED_NODES=1) goes through the region when
+///   every member shares it (`SharedWindows.allocate`): one block holds every segment, so members
+///   load and store each other's memory, and the window is served like an allocate window.
+/// - A dynamic window (MPI_Win_create_dynamic) always keeps MPICH's synchronization, and its
+///   accumulates go to MPICH. Attach is a local call: any member may attach private memory at any
+///   time, which only MPICH can reach, so no choice made at creation can promise that every
+///   access of an epoch will be a region copy, and locks or fences split between the region and
+///   MPICH would not exclude each other. Inside MPICH's granted epochs, a put or get whose target
+///   address lies in a range the (co-resident) target attached from the region (MPI_Alloc_mem
+///   memory) is a region copy, checked to stay inside that one range (`DynamicWindows.transfer`);
+///   every other access is MPICH's, which sees every attachment.
 /// - A data movement call goes through the region when its target's memory is mapped here
 ///   (`route`), and is handed to MPICH unchanged otherwise.
 /// - Accumulates go through the region only in windows whose members all share the region:
@@ -15,7 +30,10 @@ import CMPI
 ///   copies happen only inside epochs MPICH has granted.
 enum Policy {
     enum Route {
+        /// The target's window memory is mapped here: copy directly.
         case region(TargetSlot)
+        /// The target's memory is private (MPI_Win_create), its mailbox is mapped here: stage the copy.
+        case staged
         case mpich
         /// MPI_PROC_NULL: the call succeeds and moves nothing.
         case nowhere
@@ -27,7 +45,8 @@ enum Policy {
         if target == MPI_PROC_NULL { return .nowhere }
         guard target >= 0, target < state.pointee.memberCount else { return .invalidRank }
         let slot = state.pointee.targets[Int(target)]
-        return slot.control == nil ? .mpich : .region(slot)
+        if slot.control == nil { return .mpich }
+        return state.pointee.staged == nil ? .region(slot) : .staged
     }
 
     @inline(__always)

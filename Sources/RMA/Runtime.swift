@@ -34,7 +34,18 @@ final class Runtime: @unchecked Sendable {
         self.jobSlot = jobSlot
         self.progressComm = progressComm
         waitPolicy = WaitPolicy(timeoutSeconds: config.timeoutSeconds, progress: driveMPICHProgress)
+        // A region from an ivshmem server (or an ivshmem-doorbell device): long waits sleep on
+        // the doorbell, and releases ring the sleepers.
+        if let region, let doorbell = region.mapping.doorbell {
+            Doorbell.install(area: region.doorbellArea, port: doorbell)
+            if config.verbose {
+                warn("rank \(worldRank): doorbell peer \(doorbell.peerID); long waits "
+                     + (doorbell.canSleep ? "sleep on its eventfd" : "back off with nanosleep (no interrupt driver in a guest)"))
+            }
+        }
     }
+
+    deinit { Doorbell.uninstall() }
 
     /// Whether any two ranks of the job share a region: when none do, windows skip the exchange.
     var anyRanksCoResident: Bool {
@@ -58,8 +69,23 @@ final class Runtime: @unchecked Sendable {
         let names = peers.map(String.init).joined(separator: ",")
         warn("rank \(worldRank): \(call) waited more than \(Int(config.timeoutSeconds)) s for world rank(s) \(names); "
              + "the peer is stuck or dead (raise IVSHMEM_RMA_TIMEOUT if it is just slow). Aborting the job.")
+        awaitStderrForwarded(seconds: 1)
         PMPI_Abort(MPI_COMM_WORLD, 70)
         exit(70)
+    }
+}
+
+/// MPICH's process manager reads our stderr through a pipe and may end the job on MPI_Abort before
+/// it read the line just written (seen here: a time-out abort whose job printed nothing). Waits until
+/// the pipe is drained, at most `seconds`.
+private func awaitStderrForwarded(seconds: Double) {
+    var status = stat()
+    guard fstat(STDERR_FILENO, &status) == 0, status.st_mode & S_IFMT == S_IFIFO else { return }
+    let deadline = monotonicSeconds() + seconds
+    var unread: Int32 = 0
+    while ioctl(STDERR_FILENO, UInt(FIONREAD), &unread) == 0, unread > 0, monotonicSeconds() < deadline {
+        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        nanosleep(&pause, nil)
     }
 }
 

@@ -25,7 +25,6 @@ enum ControlBlock {
     static func size(members: Int) -> Int { roundUp(posts + 8 * members, to: lineSize) }
 }
 
-func roundUp(_ value: Int, to alignment: Int) -> Int { (value + alignment - 1) / alignment * alignment }
 
 /// One window member as seen from this rank.
 struct TargetSlot {
@@ -67,6 +66,12 @@ struct WindowState {
     let fenceArrivals: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>
     /// Where the memory came from, to give it back.
     let memory: WindowMemory
+    /// MPI_WIN_CREATE_FLAVOR as the program must read it (MPICH saw MPI_Win_create).
+    var flavor = MPI_WIN_FLAVOR_ALLOCATE
+    /// Dynamic windows: where each member publishes its attached region ranges (DynamicWindows.swift).
+    var attachments: UnsafeMutablePointer<AttachmentTables>? = nil
+    /// Windows over private memory (MPI_Win_create): mailboxes and completion state (StagedTransfer.swift).
+    var staged: UnsafeMutablePointer<StagedWindow>? = nil
 
     // Epoch bookkeeping (this rank's view), mirrored for both kinds of window so region copies
     // are checked against the same rules MPICH applies to its own operations.
@@ -99,7 +104,10 @@ enum WindowTable {
     private static let leafBits = 12
     private static let leafSize = 1 << leafBits
     private static let rootSize = 1 << 15
-    nonisolated(unsafe) private static var root: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>?>?
+    private typealias Leaf = UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>
+    /// nil until the first window enters: in a process whose windows all went to MPICH, every
+    /// call pays one load before it is handed on (scripts/overhead measures it).
+    nonisolated(unsafe) private static let root = Atomic<UnsafeMutablePointer<Leaf?>?>(nil)
     /// Serializes writers (windows created on several threads at once); readers need no lock.
     private static let writers = Mutex(())
 
@@ -109,33 +117,36 @@ enum WindowTable {
         return Int((bits >> 30) & 1) << 26 | Int(bits & 0x03FF_FFFF)
     }
 
+    /// True until the first window enters.
+    @inline(__always)
+    static var isEmpty: Bool { root.load(ordering: .acquiring) == nil }
+
     @inline(__always)
     static func lookup(_ handle: MPI_Win) -> UnsafeMutablePointer<WindowState>? {
-        guard let root else { return nil }
+        guard let root = root.load(ordering: .acquiring) else { return nil }
         let key = key(handle)
         guard let leaf = root[key >> leafBits], let state = leaf[key & (leafSize - 1)],
               state.pointee.handle == handle else { return nil }
         return state
     }
 
-    /// Called once at MPI_Init, before any other thread can create a window.
-    static func prepare() {
-        guard root == nil else { return }
-        let table = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>?>.allocate(capacity: rootSize)
-        table.initialize(repeating: nil, count: rootSize)
-        root = table
-    }
-
     static func insert(_ state: UnsafeMutablePointer<WindowState>) {
         writers.withLock { _ in
-            guard let root else { return }
+            let published = root.load(ordering: .relaxed)
+            let table = published ?? {
+                let table = UnsafeMutablePointer<Leaf?>.allocate(capacity: rootSize)
+                table.initialize(repeating: nil, count: rootSize)
+                return table
+            }()
             let key = key(state.pointee.handle)
-            if root[key >> leafBits] == nil {
-                let leaf = UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>.allocate(capacity: leafSize)
+            if table[key >> leafBits] == nil {
+                let leaf = Leaf.allocate(capacity: leafSize)
                 leaf.initialize(repeating: nil, count: leafSize)
-                root[key >> leafBits] = leaf
+                table[key >> leafBits] = leaf
             }
-            root[key >> leafBits]![key & (leafSize - 1)] = state
+            table[key >> leafBits]![key & (leafSize - 1)] = state
+            // Readers may load the root at any time: they see it only once it holds this window.
+            if published == nil { root.store(table, ordering: .releasing) }
         }
     }
 
@@ -143,7 +154,7 @@ enum WindowTable {
     /// program never freed are not deallocated: a few hundred bytes, once per process.
     static func removeAll() {
         writers.withLock { _ in
-            guard let root else { return }
+            guard let root = root.load(ordering: .relaxed) else { return }
             for leaf in 0..<rootSize { root[leaf]?.update(repeating: nil, count: leafSize) }
         }
     }
@@ -151,7 +162,7 @@ enum WindowTable {
     static func remove(_ handle: MPI_Win) {
         writers.withLock { _ in
             let key = key(handle)
-            root?[key >> leafBits]?[key & (leafSize - 1)] = nil
+            root.load(ordering: .relaxed)?[key >> leafBits]?[key & (leafSize - 1)] = nil
         }
     }
 }

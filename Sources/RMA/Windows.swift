@@ -1,4 +1,5 @@
 import CMPI
+import SharedSync
 import Glibc
 import Region
 
@@ -9,7 +10,7 @@ public enum Windows {
     private struct Offer {
         static let width = 6
         var leader: Int64        // co-residence group leader's world rank, -1 for none
-        var inRegion: Int64      // 1 when its memory is a region block
+        var inRegion: Int64      // 1 when its memory is a region block, -1 when the region had no room
         var dataOffset: Int64
         var controlOffset: Int64
         var size: Int64
@@ -44,21 +45,28 @@ public enum Windows {
         let controlSize = ControlBlock.size(members: Int(members))
 
         var block: Region.Block?
+        var allocationError: Error?
         if let region = runtime.region, Policy.hasCoResidentPeer(worldRanks, runtime) {
             do {
                 block = try region.allocate(bytes: roundUp(size, to: ControlBlock.lineSize) + controlSize,
                                             jobID: runtime.jobID, wait: runtime.waitPolicy)
             } catch {
-                warn("rank \(me): window of \(size) bytes falls back to MPICH memory: \(error)")
+                allocationError = error
             }
         }
-        let mine = Offer(leader: Int64(runtime.leaders[Int(me)]), inRegion: block == nil ? 0 : 1,
+        let mine = Offer(leader: Int64(runtime.leaders[Int(me)]), inRegion: block != nil ? 1 : allocationError == nil ? 0 : -1,
                          dataOffset: Int64(block?.offset ?? 0),
                          controlOffset: Int64((block?.offset ?? 0) + roundUp(size, to: ControlBlock.lineSize)),
                          size: Int64(size), dispUnit: Int64(dispUnit))
         var gathered = [Int64](repeating: 0, count: Offer.width * Int(members))
         PMPI_Allgather(mine.words, Int32(Offer.width), MPI_INT64_T, &gathered, Int32(Offer.width), MPI_INT64_T, comm)
         let offers = (0..<Int(members)).map { Offer(gathered[($0 * Offer.width)..<(($0 + 1) * Offer.width)]) }
+        // One line per window, from the first member the region could not hold.
+        let short = offers.indices.filter { offers[$0].inRegion == -1 }
+        if let allocationError, short.first == Int(rank) {
+            warn("rank \(me): window of \(size) bytes falls back to MPICH memory on \(short.count) of \(members) member(s): "
+                 + "\(allocationError)")
+        }
 
         let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
         guard anyPair, let region = runtime.region else {
@@ -105,6 +113,27 @@ public enum Windows {
             }
             targets.advanced(by: member).initialize(to: slot)
         }
+        let regionSync = register(handle: handle, rank: rank, members: members, comm: comm, targets: targets,
+                                  control: control, memory: memory)
+        let reachable = (0..<Int(members)).filter { targets[$0].data != nil || targets[$0].control != nil }
+        runtime.explain("window 0x\(String(UInt32(bitPattern: handle), radix: 16)) of \(size) bytes in the region; "
+                        + "members reachable through it: \(reachable.map(String.init).joined(separator: ",")) of \(members); "
+                        + (regionSync ? "synchronization through the region" : "synchronization through MPICH (members on other servers)"))
+
+        baseOut.storeBytes(of: base, as: UnsafeMutableRawPointer?.self)
+        windowOut.pointee = handle
+        return MPI_SUCCESS
+    }
+
+    /// Enters a window the engine serves in the table, with `targets` (one slot per member, now
+    /// owned by the state). Synchronization goes through the region exactly when every member's
+    /// control block is mapped here; returns whether it does.
+    @discardableResult
+    static func register(handle: MPI_Win, rank: Int32, members: Int32, comm: MPI_Comm,
+                         targets: UnsafeMutablePointer<TargetSlot>, control: UnsafeMutableRawPointer?,
+                         memory: WindowMemory, flavor: MPIR_Win_flavor = MPI_WIN_FLAVOR_ALLOCATE,
+                         attachments: UnsafeMutablePointer<AttachmentTables>? = nil,
+                         staged: UnsafeMutablePointer<StagedWindow>? = nil) -> Bool {
         let regionSync = (0..<Int(members)).allSatisfy { targets[$0].control != nil }
         let fenceArrivals = UnsafeMutableBufferPointer<UnsafeMutableRawPointer>.allocate(capacity: regionSync ? Int(members) : 0)
         if regionSync {
@@ -118,18 +147,12 @@ public enum Windows {
             handle: handle, rank: rank, memberCount: members, group: group, rankSequence: rankSequence(Int(members)),
             regionSync: regionSync,
             targets: targets, control: control, fenceArrivals: fenceArrivals, memory: memory,
+            flavor: flavor, attachments: attachments, staged: staged,
             access: zeroed(UInt8.self, Int(members)), startedTargets: zeroed(Int32.self, Int(members)),
             postsConsumed: zeroed(UInt64.self, Int(members)), postedOrigins: zeroed(Int32.self, Int(members))))
         WindowTable.insert(state)
         Stats.count(.windowsShm)
-        let reachable = (0..<Int(members)).filter { targets[$0].data != nil || targets[$0].control != nil }
-        runtime.explain("window 0x\(String(UInt32(bitPattern: handle), radix: 16)) of \(size) bytes in the region; "
-                        + "members reachable through it: \(reachable.map(String.init).joined(separator: ",")) of \(members); "
-                        + (regionSync ? "synchronization through the region" : "synchronization through MPICH (members on other servers)"))
-
-        baseOut.storeBytes(of: base, as: UnsafeMutableRawPointer?.self)
-        windowOut.pointee = handle
-        return MPI_SUCCESS
+        return regionSync
     }
 
     public static func free(_ windowInOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
@@ -137,6 +160,8 @@ public enum Windows {
             return PMPI_Win_free(windowInOut)
         }
         let handle = windowInOut.pointee
+        // The progress agent lets go of the window before anything of it goes away.
+        if state.pointee.staged != nil { ProgressAgent.unregister(state) }
         // Out of the table first: once MPICH frees the handle, another thread may get it back.
         WindowTable.remove(handle)
         // MPICH's free is collective and waits for every member, so after it nobody touches our memory.
@@ -146,6 +171,8 @@ public enum Windows {
             return code
         }
         release(state.pointee.memory, runtime)
+        if let attachments = state.pointee.attachments { DynamicWindows.release(attachments) }
+        if let staged = state.pointee.staged { StagedWindows.release(staged, members: Int(state.pointee.memberCount)) }
         var group = state.pointee.group
         PMPI_Group_free(&group)
         let members = Int(state.pointee.memberCount)
@@ -160,21 +187,23 @@ public enum Windows {
         return MPI_SUCCESS
     }
 
-    /// MPICH saw MPI_Win_create; the program asked for MPI_Win_allocate and must read that back.
+    /// MPICH saw MPI_Win_create; the program asked for MPI_Win_allocate (or allocate_shared) and
+    /// must read that back.
     public static func attribute(_ handle: MPI_Win, _ keyval: Int32, _ value: UnsafeMutableRawPointer?,
                           _ flag: UnsafeMutablePointer<Int32>?) -> Int32 {
-        guard keyval == MPI_WIN_CREATE_FLAVOR, WindowTable.lookup(handle) != nil, let value, let flag else {
+        guard keyval == MPI_WIN_CREATE_FLAVOR, let state = WindowTable.lookup(handle), let value, let flag else {
             return PMPI_Win_get_attr(handle, keyval, value, flag)
         }
-        value.storeBytes(of: allocateFlavor, as: UnsafeMutablePointer<Int32>.self)
+        value.storeBytes(of: flavorValues + Int(state.pointee.flavor.rawValue), as: UnsafeMutablePointer<Int32>.self)
         flag.pointee = 1
         return MPI_SUCCESS
     }
 
-    nonisolated(unsafe) private static let allocateFlavor: UnsafeMutablePointer<Int32> = {
-        let flavor = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        flavor.initialize(to: Int32(MPI_WIN_FLAVOR_ALLOCATE.rawValue))
-        return flavor
+    /// The attribute value points at an int that outlives the call: entry f holds flavor f (1...4).
+    nonisolated(unsafe) private static let flavorValues: UnsafeMutablePointer<Int32> = {
+        let values = UnsafeMutablePointer<Int32>.allocate(capacity: 5)
+        for flavor in 0..<5 { (values + flavor).initialize(to: Int32(flavor)) }
+        return values
     }()
 
     private static func passThrough(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm,

@@ -46,13 +46,13 @@ extension Region {
     /// the allocator lock could not be taken before the policy's deadline.
     @discardableResult
     public func free(_ block: Block, jobID: UInt64, wait: WaitPolicy) -> Bool {
-        clearRecords(wait) { $0.offset == UInt64(clamping: block.offset) && $0.owner == jobID }
+        clearRecords(wait) { $0.offset == UInt64(clamping: block.offset) && $0.ownerJob == jobID }
     }
 
     /// Frees every block of `jobID`; returns false as `free` does.
     @discardableResult
     public func freeAll(jobID: UInt64, wait: WaitPolicy) -> Bool {
-        clearRecords(wait) { $0.owner == jobID }
+        clearRecords(wait) { $0.ownerJob == jobID }
     }
 
     /// A snapshot read without the lock, for status displays. Records that lie outside the data
@@ -61,6 +61,36 @@ extension Region {
         let blocks = inUseRecords().filter(isInsideDataArea)
         let used = blocks.reduce(0) { $0 + Int($1.size) }
         return Usage(usedBytes: used, freeBytes: max(0, geometry.dataSize - used), blocks: blocks.count, jobs: claimedJobSlots)
+    }
+
+    /// An in-use block record as read without the lock, for tools.
+    public struct BlockRecordInfo: Equatable, Sendable, Codable {
+        public var record: Int
+        public var offset: UInt64
+        public var size: UInt64
+        public var ownerJob: UInt64
+        /// Whether it is a page-aligned extent of the data area (a record that is not is never freed
+        /// into or allocated over; the allocator refuses to work on such a table).
+        public var insideDataArea: Bool
+    }
+
+    /// Every in-use block record, in table order.
+    public func blockRecords() -> [BlockRecordInfo] {
+        inUseRecords().map {
+            BlockRecordInfo(record: $0.index, offset: $0.offset, size: $0.size, ownerJob: $0.owner, insideDataArea: isInsideDataArea($0))
+        }
+    }
+
+    /// The largest run of data-area bytes no record inside the data area covers (a snapshot).
+    public func largestFreeExtent() -> Int {
+        Int(freeExtents(between: inUseRecords().filter(isInsideDataArea).sorted { $0.offset < $1.offset }).map(\.length).max() ?? 0)
+    }
+
+    /// Frees the in-use records that match; returns them. Only while holding the allocator lock.
+    func freeRecords(where matches: (BlockRecordInfo) -> Bool) -> [BlockRecordInfo] {
+        let freed = blockRecords().filter(matches)
+        freed.forEach { clearRecord($0.record) }
+        return freed
     }
 
     // MARK: - The block table
@@ -73,23 +103,55 @@ extension Region {
         var owner: UInt64
     }
 
-    private func withAllocatorLock<Result>(_ wait: WaitPolicy, _ body: () throws(RegionError) -> Result) throws(RegionError) -> Result {
-        let lock = bytes.spinLock(at: RegionLayout.Header.allocatorLock)
-        guard lock.lock(token: token, wait) else {
-            throw RegionError("region \(path): the allocator lock is still held by token \(lock.holder.hexWord) after "
+    /// Runs `body` holding the allocator lock. A lock whose recorded holder ran on this kernel and is
+    /// gone is taken over (the table stays consistent: records are filled and cleared in an order
+    /// that leaves each one either free or whole at any instant).
+    func withAllocatorLock<Result>(_ wait: WaitPolicy, _ body: () throws(RegionError) -> Result) throws(RegionError) -> Result {
+        typealias Header = RegionLayout.Header
+        let lock = bytes.spinLock(at: Header.allocatorLock)
+        var nextHolderCheck = 0.0
+        let acquired = waitUntil(wait) {
+            if lock.tryLock(token: token) { return true }
+            // Reading /proc is slow: look at the holder a hundred times a second at most.
+            let now = monotonicSeconds()
+            guard now >= nextHolderCheck else { return false }
+            nextHolderCheck = now + 0.01
+            return takeOverDeadAllocatorLockHolder()
+        }
+        guard acquired else {
+            let holder = allocatorLockHolder.map { " (pid \($0.pid), \($0.liveness.rawValue))" } ?? ""
+            throw RegionError("region \(path): the allocator lock is still held by token \(lock.holder.hexWord)\(holder) after "
                               + "\(wait.timeoutSeconds) s")
         }
-        defer { lock.unlock() }
+        bytes.storeIdentity(ProcessIdentity.current, at: Header.allocatorLockHolder)
+        bytes.store(token, at: Header.allocatorLockHolderToken)  // publishes the identity above
+        defer {
+            bytes.store(0, at: Header.allocatorLockHolderToken)
+            lock.unlock()
+        }
         return try body()
     }
 
-    private func clearRecords(_ wait: WaitPolicy, where matches: (BlockRecord) -> Bool) -> Bool {
+    /// The allocator lock's holder when it is held and the holder recorded itself; nil otherwise.
+    public var allocatorLockHolder: ProcessIdentity? {
+        typealias Header = RegionLayout.Header
+        let held = bytes.load(Header.allocatorLock)
+        guard held != 0, bytes.load(Header.allocatorLockHolderToken) == held else { return nil }
+        let holder = bytes.loadIdentity(Header.allocatorLockHolder)
+        // A holder that released and took the lock again in between rewrote its own identity: same words.
+        return bytes.load(Header.allocatorLockHolderToken) == held ? holder : nil
+    }
+
+    /// Takes the lock over from a holder that is dead; true when this attachment now holds it.
+    private func takeOverDeadAllocatorLockHolder() -> Bool {
+        let held = bytes.load(RegionLayout.Header.allocatorLock)
+        guard held != 0, let holder = allocatorLockHolder, holder.liveness == .dead else { return false }
+        return bytes.word(at: RegionLayout.Header.allocatorLock).compareExchange(expected: held, desired: token).exchanged
+    }
+
+    private func clearRecords(_ wait: WaitPolicy, where matches: (BlockRecordInfo) -> Bool) -> Bool {
         do {
-            try withAllocatorLock(wait) {
-                for record in inUseRecords() where matches(record) {
-                    clearRecord(record.index)
-                }
-            }
+            _ = try withAllocatorLock(wait) { freeRecords(where: matches) }
             return true
         } catch {
             return false
@@ -122,13 +184,13 @@ extension Region {
             && record.offset >= start && record.offset <= end && record.size <= end - record.offset
     }
 
-    /// The free extents between validated, sorted extents, in address order.
+    /// The free extents between sorted extents of the data area, in address order.
     private func freeExtents(between extents: [BlockRecord]) -> [(offset: UInt64, length: UInt64)] {
         var gaps: [(offset: UInt64, length: UInt64)] = []
         var cursor = UInt64(geometry.dataOffset)
         for extent in extents {
             if extent.offset > cursor { gaps.append((cursor, extent.offset - cursor)) }
-            cursor = extent.offset + extent.size
+            cursor = max(cursor, extent.offset + extent.size)  // overlaps only in snapshots of a corrupt table
         }
         if UInt64(geometry.dataEnd) > cursor { gaps.append((cursor, UInt64(geometry.dataEnd) - cursor)) }
         return gaps

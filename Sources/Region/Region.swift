@@ -48,11 +48,7 @@ public final class Region: @unchecked Sendable {
     /// another layout version, or stuck mid-format throws, and nothing is written to it.
     public static func attach(_ mapping: RegionMapping, wait: WaitPolicy) throws(RegionError) -> Region {
         let path = mapping.source.path
-        guard mapping.size >= minimumSize else {
-            throw RegionError("region \(path) is \(mapping.size) bytes, smaller than the minimum \(minimumSize) bytes")
-        }
-        let bytes = RegionBytes(mapping: mapping)
-        let geometry = RegionGeometry(regionSize: mapping.size)
+        let (bytes, geometry) = try sizedBytes(mapping)
         let didFormat = try formatIfFresh(bytes, geometry, path, wait)
         let identity = try validateHeader(bytes, geometry, path)
         return Region(bytes: bytes, geometry: geometry, identity: identity, didFormat: didFormat)
@@ -76,13 +72,38 @@ public final class Region: @unchecked Sendable {
             throw RegionError("region \(path): another process began formatting it and did not finish within "
                               + "\(wait.timeoutSeconds) s; if none is running, the region must be recreated")
         }
-        let current = state.load()
-        guard current == RegionLayout.State.ready else {
-            let magic = bytes.load(RegionLayout.Header.magic)
-            guard magic == RegionLayout.magic else { throw foreign(path, magic) }
-            throw RegionError("region \(path) has a corrupt header: state word \(current.hexWord)")
-        }
+        try requireReady(bytes, path)
         return false
+    }
+
+    /// Validates a region that is already formatted, writing nothing: for tools that look at a
+    /// region without formatting it. Throws as `attach` does, and for a region not formatted.
+    public static func open(_ mapping: RegionMapping) throws(RegionError) -> Region {
+        let path = mapping.source.path
+        let (bytes, geometry) = try sizedBytes(mapping)
+        try requireReady(bytes, path)
+        return Region(bytes: bytes, geometry: geometry, identity: try validateHeader(bytes, geometry, path), didFormat: false)
+    }
+
+    static func sizedBytes(_ mapping: RegionMapping) throws(RegionError) -> (RegionBytes, RegionGeometry) {
+        guard mapping.size >= minimumSize else {
+            throw RegionError("region \(mapping.source.path) is \(mapping.size) bytes, smaller than the minimum \(minimumSize) bytes")
+        }
+        return (RegionBytes(mapping: mapping), RegionGeometry(regionSize: mapping.size))
+    }
+
+    private static func requireReady(_ bytes: RegionBytes, _ path: String) throws(RegionError) {
+        let current = bytes.load(RegionLayout.Header.state)
+        guard current != RegionLayout.State.ready else { return }
+        let magic = bytes.load(RegionLayout.Header.magic)
+        if current == RegionLayout.State.fresh && bytes.isAllZero(0..<RegionLayout.dataOffset) {
+            throw RegionError("region \(path) is not formatted yet (its metadata is all zero)")
+        }
+        if current == RegionLayout.State.formatting {
+            throw RegionError("region \(path) is being formatted, or its formatter died midway")
+        }
+        guard magic == RegionLayout.magic else { throw foreign(path, magic) }
+        throw RegionError("region \(path) has a corrupt header: state word \(current.hexWord)")
     }
 
     private static func writeHeader(_ bytes: RegionBytes, _ geometry: RegionGeometry) {

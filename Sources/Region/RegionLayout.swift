@@ -23,6 +23,13 @@
 //     104  data size              (region size - 24576) rounded down to 4096
 //     112  checksum        FNV-1a 64 over the bytes [8, 112): every field above but the state
 //     128  allocator lock  SharedSpinLock word: 0 free, else the holder's token (own cache line)
+//     192  allocator lock holder (own cache line), so a lock left by a dead process can be taken over:
+//          200 kernel word, 208 pid, 216 start time of the last holder (as job slot 32..48), written
+//          right after taking the lock, then 192 its token, which publishes them; the token alone
+//          is cleared before the lock is released. The holder is known while 192 equals the lock word.
+//     1024 doorbell sleepers area, [1024, 2048) (Region.doorbellArea; SharedSync's Doorbell):
+//          1024  number of peers asleep on their doorbell (the wake-up fast path loads only this)
+//          1088  bitmap of the sleeping ivshmem-server peer IDs 0..7679, bit i of word 1088 + 8 k = peer 64 k + i
 //     the rest of page 0 is reserved, zero
 //
 //   Job directory, page 1 [4096, 8192): 64 slots of 64 bytes, slot i at 4096 + 64 i:
@@ -30,6 +37,15 @@
 //     8    job ID
 //     16   nonce           chosen by the job, tells two runs of one job ID apart
 //     24   claim time      CLOCK_REALTIME seconds, for tools that look for stale slots
+//     32   owner kernel    the claiming leader's kernel word: FNV-1a 64 of its boot id
+//                          (/proc/sys/kernel/random/boot_id) and PID namespace; 0 = not recorded
+//     40   owner pid       the leader's pid in that namespace
+//     48   owner start     the leader's start time, clock ticks after boot (/proc/PID/stat field 22)
+//     56   reserved, zero
+//   Slots claimed by a library that did not record an owner read as owner 0 ("unrecorded"): the
+//   owner fields only add information, so the layout version stays 1. A job whose owner ran on
+//   this kernel and is gone is dead: the next leader's claim and `ivshmem-rma region gc` free its
+//   slot and blocks, as they free blocks whose owner job holds no slot.
 //
 //   Block table, pages 2-5 [8192, 24576): 512 records of 32 bytes, record i at 8192 + 32 i:
 //     0    offset          from the region's start, page aligned, inside the data area
@@ -66,6 +82,9 @@ enum RegionLayout {
         /// The fields the checksum covers: everything the formatter writes except the state.
         static let checksummed = 8..<112
         static let allocatorLock = 128
+        static let allocatorLockHolderToken = 192
+        /// The holder's ProcessIdentity: kernel, pid, start time.
+        static let allocatorLockHolder = 200
     }
 
     enum JobSlot {
@@ -77,6 +96,8 @@ enum RegionLayout {
         static let jobID = 8
         static let nonce = 16
         static let claimTime = 24
+        /// The owner's ProcessIdentity: kernel, pid, start time.
+        static let owner = 32
 
         static let free: UInt64 = 0
         static let claiming: UInt64 = 1

@@ -1,17 +1,27 @@
 import Glibc
+import IvshmemServer
+import SharedSync
 
 /// Owns one shared, writable mapping of the whole region; unmaps it when released.
 public final class RegionMapping: @unchecked Sendable {
     public let source: RegionSource
     public let base: UnsafeMutableRawPointer
     public let size: Int
+    /// This process's doorbell: the server connection (`.server`), or the BAR0 registers of an
+    /// ivshmem-doorbell device (`.pciResource`); nil for files and ivshmem-plain devices.
+    public let doorbell: (any DoorbellPort)?
 
     /// `.file`: opens the file, creating it (mode 0660) when missing; an empty file is first sized to
     /// `createSize`. `.pciResource`: opens the existing sysfs resource file, never creating or resizing
-    /// it; its size is the BAR's size. Either way the whole file is mapped.
+    /// it; its size is the BAR's size. `.server`: connects to the ivshmem server and maps the memory
+    /// it hands out. Either way the whole memory is mapped.
     public init(source: RegionSource, createSize: Int) throws(RegionError) {
+        var client: IvshmemClient?
+        if source.kind == .server {
+            do { client = try IvshmemClient(socketPath: source.path) } catch { throw RegionError(error.description) }
+        }
         let creating = source.kind == .file
-        let descriptor = open(source.path, O_RDWR | O_CLOEXEC | (creating ? O_CREAT : 0), 0o660)
+        let descriptor = client.map { dup($0.memoryDescriptor) } ?? open(source.path, O_RDWR | O_CLOEXEC | (creating ? O_CREAT : 0), 0o660)
         guard descriptor >= 0 else { throw Self.failure("cannot open", source.path, errno) }
         defer { close(descriptor) }
 
@@ -23,6 +33,7 @@ public final class RegionMapping: @unchecked Sendable {
         self.source = source
         self.base = address
         self.size = size
+        doorbell = client ?? (source.kind == .pciResource ? GuestDoorbell(memoryResourcePath: source.path) : nil)
     }
 
     deinit { munmap(base, size) }
@@ -46,7 +57,8 @@ public final class RegionMapping: @unchecked Sendable {
     }
 
     private static func failure(_ what: String, _ path: String, _ code: Int32) -> RegionError {
-        let hint = code == EACCES ? "; run as root or give the user access to it, e.g. a udev rule" : ""
+        let hint = code == EACCES ? "; run as root, or give the ranks' group read/write access to it "
+            + "(chgrp GROUP FILE; chmod g+rw FILE), in a guest from a udev rule at boot (see the README)" : ""
         return RegionError("\(what) region \(path): \(String(cString: strerror(code))) (errno \(code))\(hint)")
     }
 }

@@ -22,12 +22,15 @@ public struct SharedBarrier {
 
     /// Arrives at barrier `generation` as `participant` and waits for everyone.
     /// Arrival publishes with release ordering and passing acquires, so every store a participant
-    /// made before arriving is visible to every participant after passing.
+    /// made before arriving is visible to every participant after passing. `whileWaiting` runs
+    /// between checks: work others may need from us before they can arrive.
     @inlinable
-    public func arrive(participant: Int, generation: UInt64, _ policy: WaitPolicy) -> Outcome {
+    public func arrive(participant: Int, generation: UInt64, _ policy: WaitPolicy,
+                       whileWaiting: () -> Void = {}) -> Outcome {
         SharedWord(at: arrivals[participant]).store(generation)
         if participant == 0 {
             let everyone = waitUntil(policy) {
+                whileWaiting()
                 for word in arrivals where SharedWord(at: word).load() < generation { return false }
                 return true
             }
@@ -35,7 +38,11 @@ public struct SharedBarrier {
             release.store(generation)
             return .passed
         }
-        return release.wait(atLeast: generation, policy) ? .passed : .timedOut(missing: missing(generation))
+        let released = waitUntil(policy) {
+            whileWaiting()
+            return release.load() >= generation
+        }
+        return released ? .passed : .timedOut(missing: missing(generation))
     }
 
     /// Participants whose arrival word is below `generation`; for a time-out message.

@@ -25,7 +25,8 @@ public struct SharedSpinLock {
 }
 
 /// A reader/writer lock in one shared word, the passive-target lock of an MPI window:
-/// the top bit marks an exclusive holder, the low bits count shared holders.
+/// the top bit marks an exclusive holder, whose token the low bits then hold (so a time-out can
+/// name it); without the top bit, the low bits count shared holders.
 public struct SharedRWLock {
     public static let exclusiveBit: UInt64 = 1 << 63
     @usableFromInline let word: SharedWord
@@ -33,8 +34,8 @@ public struct SharedRWLock {
     @inlinable public init(at address: UnsafeMutableRawPointer) { word = SharedWord(at: address) }
 
     @inlinable
-    public func tryLockExclusive() -> Bool {
-        word.loadRelaxed() == 0 && word.compareExchange(expected: 0, desired: Self.exclusiveBit).exchanged
+    public func tryLockExclusive(holder: UInt64 = 0) -> Bool {
+        word.loadRelaxed() == 0 && word.compareExchange(expected: 0, desired: Self.exclusiveBit | holder).exchanged
     }
 
     @inlinable
@@ -44,7 +45,10 @@ public struct SharedRWLock {
         return word.compareExchange(expected: current, desired: current + 1).exchanged
     }
 
-    @inlinable public func lockExclusive(_ policy: WaitPolicy) -> Bool { waitUntil(policy) { tryLockExclusive() } }
+    /// `holder`: a token below 2^63 that `exclusiveHolder` reports while the lock is held.
+    @inlinable public func lockExclusive(_ policy: WaitPolicy, holder: UInt64 = 0) -> Bool {
+        waitUntil(policy) { tryLockExclusive(holder: holder) }
+    }
     @inlinable public func lockShared(_ policy: WaitPolicy) -> Bool { waitUntil(policy) { tryLockShared() } }
 
     /// Releases with release ordering, so the holder's stores are visible to the next holder.
@@ -53,4 +57,10 @@ public struct SharedRWLock {
 
     /// The raw state, for diagnostics.
     @inlinable public var state: UInt64 { word.load() }
+
+    /// The exclusive holder's token, nil when the lock is free or held shared.
+    public var exclusiveHolder: UInt64? {
+        let current = word.load()
+        return current & Self.exclusiveBit != 0 ? current & ~Self.exclusiveBit : nil
+    }
 }

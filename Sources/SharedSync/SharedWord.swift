@@ -12,12 +12,18 @@ public struct SharedWord {
 
     @inlinable public func load() -> UInt64 { atomic.load(ordering: .acquiring) }
     @inlinable public func loadRelaxed() -> UInt64 { atomic.load(ordering: .relaxed) }
-    @inlinable public func store(_ value: UInt64) { atomic.store(value, ordering: .releasing) }
+    /// Stores and adds may release a waiter: both ring the peers asleep on the doorbell, if any.
+    @inlinable public func store(_ value: UInt64) {
+        atomic.store(value, ordering: .releasing)
+        Doorbell.wakeSleepers()
+    }
 
     /// Adds `delta` and returns the new value.
     @inlinable @discardableResult
     public func add(_ delta: UInt64) -> UInt64 {
-        atomic.wrappingIncrementThenLoad(by: delta, ordering: .acquiringAndReleasing)
+        let result = atomic.wrappingIncrementThenLoad(by: delta, ordering: .acquiringAndReleasing)
+        Doorbell.wakeSleepers()
+        return result
     }
 
     @inlinable

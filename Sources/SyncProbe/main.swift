@@ -11,6 +11,10 @@
 //   alloc PATH JOB COUNT        allocates COUNT blocks of 1 to 4 pages for job JOB, freeing every
 //                               even-numbered one at once; fills each kept block with JOB as UInt64
 //                               words and prints "block OFFSET SIZE" for it
+//   claim PATH JOB BYTES        claims a job slot for JOB as its leader, allocates BYTES, prints
+//                               "slot INDEX block OFFSET SIZE", then sleeps 120 s unless killed (a
+//                               job that is alive, or, once killed, one that died holding its slot
+//                               and block)
 //
 // SharedSync commands, on a sync file of 64-bit words (created at 64 KiB when missing):
 //   spinlock FILE PARTICIPANT ROUNDS      word 0 lock, word 1 a plain counter incremented under it
@@ -102,6 +106,20 @@ func alloc(_ arguments: [String]) {
         start.initializeMemory(as: UInt64.self, repeating: job, count: block.size / 8)
         print("block \(block.offset) \(block.size)")
     }
+}
+
+func claim(_ arguments: [String]) {
+    let region = attachRegion(text(arguments, 1, "PATH"))
+    let job = UInt64(integer(arguments, 2, "JOB")), bytes = integer(arguments, 3, "BYTES")
+    do {
+        let slot = try region.claimJobSlot(jobID: job, nonce: 1)
+        let block = try region.allocate(bytes: bytes, jobID: job, wait: policy)
+        print("slot \(slot) block \(block.offset) \(block.size)")
+    } catch {
+        fail(error.description)
+    }
+    fflush(nil)  // every stream: the test reads the line through a pipe
+    sleep(120)  // bounded, so a probe that a failed test leaves behind ends by itself
 }
 
 func spinlock(_ arguments: [String]) {
@@ -201,7 +219,7 @@ if arguments.first == "--start-at" {
     arguments.removeFirst(2)
 }
 let commands: [String: ([String]) -> Void] = [
-    "attach": attach, "alloc": alloc, "spinlock": spinlock, "rwlock": rwlock, "rwshared": rwshared,
+    "attach": attach, "alloc": alloc, "claim": claim, "spinlock": spinlock, "rwlock": rwlock, "rwshared": rwshared,
     "barrier": barrier, "counter": counter,
 ]
 guard let command = arguments.first, let run = commands[command] else {

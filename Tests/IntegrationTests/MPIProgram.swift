@@ -36,6 +36,18 @@ extension MPIProgram {
     static let windowShapes = MPIProgram(name: "window_shapes", calls: [.put, .get])
     static let windowLifecycle = MPIProgram(name: "window_lifecycle", calls: [.put])
     static let passThroughWindows = MPIProgram(name: "passthrough_windows", calls: [.put], usesPassThroughWindows: true)
+    /// Attachments from MPI_Alloc_mem (region copies) and malloc (MPICH), accumulates by MPICH.
+    static let dynamicWindows = MPIProgram(
+        name: "dynamic_windows", calls: [.put, .get], usesPassThroughWindows: true,
+        argumentsWhenServedByRegion: ["--expect-range-errors"])
+    static let allocMem = MPIProgram(name: "alloc_mem", calls: [], usesPassThroughWindows: true)
+    /// Its node size depends on IVSHMEM_RMA_SHARED_NODES: only RegionMemoryTests runs it.
+    static let sharedWindows = MPIProgram(name: "shared_windows", calls: [.put, .get, .acc])
+
+    /// Rank 0 computes outside MPI while the others lock, put, fetch and unlock its MPI_Win_create
+    /// window (rank 0 itself makes no one-sided calls). Plain MPICH without asynchronous progress
+    /// never finishes it (measured: no put arrived within 60 s), so only the library runs it.
+    static let busyTarget = MPIProgram(name: "busy_target", calls: [])
 
     /// Deadlocks on purpose (never prints PASS); only the wait-timeout test runs it.
     static let lockWaitTimeout = MPIProgram(name: "lock_wait_timeout", calls: [])
@@ -43,7 +55,7 @@ extension MPIProgram {
     /// Every program that checks its own results.
     static let selfChecking: [MPIProgram] = [
         putGet, syncModes, datatypes, accumulateOps, atomicity, rangeErrors, windowShapes, windowLifecycle,
-        passThroughWindows,
+        passThroughWindows, dynamicWindows, allocMem,
     ]
     /// The main data-movement and synchronization programs, also run at 8 ranks.
     static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]

@@ -11,6 +11,11 @@ struct ProgramRun: Sendable, CustomTestStringConvertible {
     static let oneRegionMatrix: [ProgramRun] =
         [2, 4].flatMap { ranks in MPIProgram.selfChecking.map { ProgramRun(program: $0, ranks: ranks) } }
         + MPIProgram.core.map { ProgramRun(program: $0, ranks: 8) }
+
+    /// The core programs on MPI_Win_create windows (IT_WINDOW_FLAVOR=create, see common.h).
+    static let stagedMatrix: [ProgramRun] =
+        [2, 4].flatMap { ranks in MPIProgram.core.map { ProgramRun(program: $0, ranks: ranks) } }
+        + [ProgramRun(program: .syncModes, ranks: 8), ProgramRun(program: .atomicity, ranks: 8)]
 }
 
 /// Runs the unmodified C MPI programs in `Programs/` under mpiexec, with and without
@@ -28,11 +33,28 @@ struct MPIProgramTests {
 
     @Test("one region, simulated VMs", arguments: ProgramRun.oneRegionMatrix)
     func oneRegion(run: ProgramRun) throws {
+        try runOnOneRegion(run.program, ranks: run.ranks, arguments: run.program.argumentsWhenServedByRegion)
+    }
+
+    @Test("MPI_Win_create over private memory: staged copies through the region", arguments: ProgramRun.stagedMatrix)
+    func stagedWindows(run: ProgramRun) throws {
+        try runOnOneRegion(run.program, ranks: run.ranks, environment: [("IT_WINDOW_FLAVOR", "create")])
+    }
+
+    @Test("a target computing outside MPI: origins' lock/put/fetch/unlock complete through the progress agent",
+          arguments: [2, 4])
+    func busyTarget(ranks: Int) throws {
+        try runOnOneRegion(.busyTarget, ranks: ranks)
+    }
+
+    /// Runs `program` preloaded on `ranks` simulated VMs that share one fresh region file.
+    private func runOnOneRegion(_ program: MPIProgram, ranks: Int, environment: [(String, String)] = [],
+                                arguments: [String] = []) throws {
         let library = try TestFixtures.requireLibrary()
         try withRegionFiles(1) { regions in
             let job = MPIJob(
-                program: run.program, groups: [RankGroup(ranks: run.ranks, region: regions[0])], preload: library,
-                environment: MPIJob.libraryEnvironment, arguments: run.program.argumentsWhenServedByRegion)
+                program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
+                environment: MPIJob.libraryEnvironment + environment, arguments: arguments)
             try runAndCheck(job, stats: .oneRegion)
         }
     }

@@ -562,7 +562,7 @@ int main(int argc, char **argv) {
         for (int o = 0; o < COUNT_OF(float_ops); o++) cases[case_count++] = (acc_case_t){&float_types[t], &float_ops[o]};
 
     MPI_Aint size = window_bytes(fetch_disp() + (MPI_Aint)sizeof(fetch_area_t));
-    MPI_OK(MPI_Win_allocate(size, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &window_base, &win));
+    MPI_OK(test_window_allocate(size, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &window_base, &win));
     unsigned char *buffers = xmalloc((size_t)world_size * case_count * ELEMS * CELL);
     int *replacements = xmalloc(sizeof(int) * world_size);
 
@@ -577,6 +577,6 @@ int main(int argc, char **argv) {
 
     free(replacements);
     free(buffers);
-    MPI_OK(MPI_Win_free(&win));
+    MPI_OK(test_window_free(&win));
     return test_finish();
 }

@@ -178,7 +178,7 @@ static void exclusive_lock_read_modify_write(void) {
 
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "atomicity");
-    MPI_OK(MPI_Win_allocate(window_bytes(sizeof(shared_words_t)), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &words, &win));
+    MPI_OK(test_window_allocate(window_bytes(sizeof(shared_words_t)), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &words, &win));
     MPI_OK(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, world_rank, 0, win));
     memset(words, 0, sizeof *words);
     MPI_OK(MPI_Win_unlock(world_rank, win));
@@ -193,6 +193,6 @@ int main(int argc, char **argv) {
     exclusive_lock_read_modify_write();
     test_phase_done("exclusive lock read-modify-write");
 
-    MPI_OK(MPI_Win_free(&win));
+    MPI_OK(test_window_free(&win));
     return test_finish();
 }

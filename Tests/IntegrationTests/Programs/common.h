@@ -142,4 +142,43 @@ static inline void *xmalloc(size_t n) {
     return p;
 }
 
+/* The window flavor of the core programs: MPI_Win_allocate, or with IT_WINDOW_FLAVOR=create,
+ * MPI_Win_create over the program's own (malloc'd, zeroed) memory. Same arguments as
+ * MPI_Win_allocate; windows made here are freed with test_window_free. */
+#define TEST_WINDOWS_MAX 8
+static struct { MPI_Win win; void *memory; } test_windows[TEST_WINDOWS_MAX];
+
+static inline int test_window_allocate(MPI_Aint size, int disp_unit, MPI_Info info, MPI_Comm comm, void *base_out,
+                                       MPI_Win *win) {
+    const char *flavor = getenv("IT_WINDOW_FLAVOR");
+    if (flavor == NULL || strcmp(flavor, "create") != 0)
+        return MPI_Win_allocate(size, disp_unit, info, comm, base_out, win);
+    void *memory = calloc(1, size ? (size_t)size : 1);
+    CHECK(memory != NULL, "calloc(%lld) failed", (long long)size);
+    int rc = MPI_Win_create(memory, size, disp_unit, info, comm, win);
+    if (rc != MPI_SUCCESS) {
+        free(memory);
+        return rc;
+    }
+    int slot = 0;
+    while (slot < TEST_WINDOWS_MAX && test_windows[slot].memory != NULL) slot++;
+    CHECK(slot < TEST_WINDOWS_MAX, "more than %d MPI_Win_create windows at once", TEST_WINDOWS_MAX);
+    test_windows[slot].win = *win;
+    test_windows[slot].memory = memory;
+    *(void **)base_out = memory;
+    return MPI_SUCCESS;
+}
+
+static inline int test_window_free(MPI_Win *win) {
+    MPI_Win freed = *win;
+    int rc = MPI_Win_free(win);
+    for (int slot = 0; rc == MPI_SUCCESS && slot < TEST_WINDOWS_MAX; slot++) {
+        if (test_windows[slot].memory != NULL && test_windows[slot].win == freed) {
+            free(test_windows[slot].memory);
+            test_windows[slot].memory = NULL;
+        }
+    }
+    return rc;
+}
+
 #endif

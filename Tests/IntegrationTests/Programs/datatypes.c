@@ -246,7 +246,7 @@ static void accumulate_with_types(void) {
 
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "datatypes");
-    MPI_OK(MPI_Win_allocate((MPI_Aint)sizeof(int) * (SLOT * world_size + ACC_AREA), sizeof(int), MPI_INFO_NULL,
+    MPI_OK(test_window_allocate((MPI_Aint)sizeof(int) * (SLOT * world_size + ACC_AREA), sizeof(int), MPI_INFO_NULL,
                             MPI_COMM_WORLD, &window_base, &win));
     MPI_OK(MPI_Win_lock_all(0, win));
 
@@ -274,6 +274,6 @@ int main(int argc, char **argv) {
         release(&pairs[i].target);
     }
     MPI_OK(MPI_Win_unlock_all(win));
-    MPI_OK(MPI_Win_free(&win));
+    MPI_OK(test_window_free(&win));
     return test_finish();
 }

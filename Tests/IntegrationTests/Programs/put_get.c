@@ -142,7 +142,7 @@ static void int_round(int round) {
 
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "put_get");
-    MPI_OK(MPI_Win_allocate((MPI_Aint)world_size * SLOT_BYTES, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &window_base, &win));
+    MPI_OK(test_window_allocate((MPI_Aint)world_size * SLOT_BYTES, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &window_base, &win));
     MPI_OK(MPI_Win_lock_all(0, win));
 
     static const size_t lengths[] = {1, 7, 8, 64, 1000, 4096, 65536 + 3, 1 << 20};
@@ -162,6 +162,6 @@ int main(int argc, char **argv) {
     MPI_OK(MPI_Get(window_base, 0, MPI_BYTE, right_of(world_rank, world_size), 0, 0, MPI_BYTE, win));
 
     MPI_OK(MPI_Win_unlock_all(win));
-    MPI_OK(MPI_Win_free(&win));
+    MPI_OK(test_window_free(&win));
     return test_finish();
 }

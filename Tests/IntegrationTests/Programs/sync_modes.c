@@ -312,7 +312,7 @@ int main(int argc, char **argv) {
     CHECK(world_size <= 1024, "at most 1024 ranks, got %d", world_size);
     for (int r = 0; r < world_size; r++) all_ranks[r] = r;
     staging = xmalloc(sizeof(int) * SLOT * (size_t)world_size);
-    MPI_OK(MPI_Win_allocate((MPI_Aint)sizeof(int) * SLOT * (world_size + 1), sizeof(int), MPI_INFO_NULL,
+    MPI_OK(test_window_allocate((MPI_Aint)sizeof(int) * SLOT * (world_size + 1), sizeof(int), MPI_INFO_NULL,
                             MPI_COMM_WORLD, &window_base, &win));
 
     fence_modes(10);
@@ -328,7 +328,7 @@ int main(int argc, char **argv) {
     pscw_modes(60);
     test_phase_done("PSCW");
 
-    MPI_OK(MPI_Win_free(&win));
+    MPI_OK(test_window_free(&win));
     free(staging);
     return test_finish();
 }

@@ -1,0 +1,369 @@
+import CMPI
+import Glibc
+import SharedSync
+
+/// The state of a window over private memory (MPI_Win_create) that the region serves by staged
+/// copies: origins append requests to the target's mailbox, and the target applies them to its own
+/// memory, from its MPI calls or from the progress agent (ProgressAgent.swift).
+struct StagedWindow {
+    /// This member's window memory, private to this process.
+    let base: UnsafeMutableRawPointer?
+    let size: Int
+    /// Every member's mailbox, in this process's mapping of the region (index: window rank).
+    let mailboxes: UnsafeMutablePointer<Mailbox>
+    /// Per target: the mailbox position after this rank's last record to it.
+    let appended: UnsafeMutablePointer<UInt64>
+    /// Process-local lock words: one applier at a time (the agent or an MPI call), and one fetch
+    /// at a time (a fetch's reply area is this member's, one per window).
+    let applyLock: UnsafeMutableRawPointer
+    let fetchLock: UnsafeMutableRawPointer
+    var fetchSequence: UInt64 = 0
+    var reportedMalformed = false
+}
+
+/// Data movement and accumulates for staged windows: the origin side builds records, the target
+/// side (`drain`) applies them. Completion: a put or accumulate is complete at the origin when its
+/// data is in the record (the origin's buffer is free again), and at the target once the target
+/// applied it; fetches wait for their reply. Synchronization calls wait for the second kind of
+/// completion (`awaitApplied`), so MPI's rules hold at every flush, unlock, complete and fence.
+enum StagedTransfer {
+    /// Target ranges per record; longer layouts take several records.
+    static let maxSegmentsPerRecord = 64
+
+    // MARK: Origin side
+
+    static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                         _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>, _ target: Int32,
+                         _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype) -> Int32 {
+        let handle = state.pointee.handle
+        let originShape: TypeShape, targetShape: TypeShape, bytes: Int
+        switch DataMovement.check(state, target, originCount, originType, targetCount, targetType) {
+        case .success(let checked): (originShape, targetShape, bytes) = (checked.originShape, checked.targetShape, checked.bytes)
+        case .failure(let error): return windowError(handle, error.code)
+        }
+        if bytes == 0 { return MPI_SUCCESS }
+        let layout: TargetLayout
+        switch layoutOf(state, target, displacement, Int(targetCount), targetType, targetShape) {
+        case .success(let resolved): layout = resolved
+        case .failure(let error): return windowError(handle, error.code)
+        }
+        guard let origin else { return windowError(handle, MPI_ERR_BUFFER) }
+        let request = Request(state: state, target: target, layout: layout, op: 0, element: MPI_BYTE, elementSize: 1)
+        switch direction {
+        case .put:
+            return withContiguousSource(origin, originCount, originType, originShape, bytes) { data in
+                issue(.put, request, sources: (data, nil), result: nil)
+            }
+        case .get:
+            return withContiguousResult(origin, originCount, originType, originShape, bytes) { result in
+                issue(.get, request, sources: (nil, nil), result: result)
+            }
+        }
+    }
+
+    static func accumulate(_ operation: Accumulate.Operation, _ checked: Accumulate.Checked,
+                           _ state: UnsafeMutablePointer<WindowState>) -> Int32 {
+        let layout: TargetLayout
+        switch layoutOf(state, operation.target, operation.displacement, Int(operation.targetCount),
+                        operation.targetType, checked.targetShape) {
+        case .success(let resolved): layout = resolved
+        case .failure(let error): return windowError(state.pointee.handle, error.code)
+        }
+        let request = Request(state: state, target: operation.target, layout: layout, op: operation.op,
+                              element: checked.element, elementSize: checked.elementSize)
+        let apply = { (data: UnsafeRawPointer?) -> Int32 in
+            guard operation.fetches else { return issue(.accumulate, request, sources: (data, nil), result: nil) }
+            return withContiguousResult(operation.result!, operation.resultCount, operation.resultType,
+                                        checked.resultShape!, checked.bytes) { result in
+                issue(.getAccumulate, request, sources: (data, nil), result: result)
+            }
+        }
+        if checked.ignoresOrigin { return apply(nil) }
+        return withContiguousSource(operation.origin!, operation.originCount, operation.originType,
+                                    checked.originShape!, checked.bytes, apply)
+    }
+
+    static func compareAndSwap(_ origin: UnsafeRawPointer, _ compare: UnsafeRawPointer, _ result: UnsafeMutableRawPointer,
+                               _ type: MPI_Datatype, _ shape: TypeShape, _ state: UnsafeMutablePointer<WindowState>,
+                               _ target: Int32, _ displacement: MPI_Aint) -> Int32 {
+        switch layoutOf(state, target, displacement, 1, type, shape) {
+        case .success(let layout):
+            let request = Request(state: state, target: target, layout: layout, op: 0, element: type, elementSize: shape.size)
+            return issue(.compareAndSwap, request, sources: (origin, compare), result: result)
+        case .failure(let error):
+            return windowError(state.pointee.handle, error.code)
+        }
+    }
+
+    private static func layoutOf(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32, _ displacement: MPI_Aint,
+                                 _ count: Int, _ type: MPI_Datatype, _ shape: TypeShape) -> Result<TargetLayout, MPIErrorClass> {
+        let slot = state.pointee.targets[Int(target)]
+        switch TargetLayout.resolve(windowSize: slot.size, dispUnit: slot.dispUnit, displacement: displacement,
+                                    count: count, type: type, shape: shape) {
+        case .success(let layout):
+            return .success(layout)
+        case .failure(.outOfRange):
+            return .failure(MPIErrorClass(MPI_ERR_RMA_RANGE))
+        case .failure(.unsupported):
+            Runtime.current?.explain("a target datatype spanning more than \(TargetLayout.largestScatteredSpan) bytes, "
+                                     + "or with overlapping entries, cannot be staged: MPI_ERR_TYPE")
+            return .failure(MPIErrorClass(MPI_ERR_TYPE))
+        }
+    }
+
+    private struct Request {
+        let state: UnsafeMutablePointer<WindowState>
+        let target: Int32
+        let layout: TargetLayout
+        let op: MPI_Op
+        let element: MPI_Datatype
+        let elementSize: Int
+    }
+
+    /// Appends the records of one operation, in chunks that fit the target's ring (and this rank's
+    /// reply area, for fetches). `sources`: the origin data and, for compare-and-swap, the compare
+    /// value, each as contiguous bytes in packing order. A fetch waits for each chunk's reply and
+    /// copies it to `result`.
+    private static func issue(_ kind: Record.Kind, _ request: Request, sources: (UnsafeRawPointer?, UnsafeRawPointer?),
+                              result: UnsafeMutableRawPointer?) -> Int32 {
+        let state = request.state
+        let staged = state.pointee.staged!
+        let runtime = Runtime.current!
+        let target = Int(request.target)
+        let mailbox = staged.pointee.mailboxes[target]
+        let mine = staged.pointee.mailboxes[Int(state.pointee.rank)]
+        let payloads = (sources.0 == nil ? 0 : 1) + (sources.1 == nil ? 0 : 1)
+        var limit = (mailbox.largestRecord - Record.payloadOffset(segments: maxSegmentsPerRecord)) / max(payloads, 1)
+        if result != nil { limit = min(limit, mine.replyCapacity) }
+        limit = limit / request.elementSize * request.elementSize
+
+        if result != nil {
+            let fetchLock = SharedSpinLock(at: staged.pointee.fetchLock)
+            if !fetchLock.lock(token: 1, runtime.waitPolicy) { runtime.abortOnTimeout("a fetch from a staged MPI window", waitingFor: []) }
+        }
+        defer { if result != nil { SharedSpinLock(at: staged.pointee.fetchLock).unlock() } }
+
+        var chunker = LayoutChunker(request.layout)
+        return withUnsafeTemporaryAllocation(of: Segment.self, capacity: maxSegmentsPerRecord) { ranges in
+            while !chunker.isDone {
+                let chunk = chunker.next(limit: limit, maxSegments: maxSegmentsPerRecord, into: ranges.baseAddress!)
+                var sequence: UInt64 = 0
+                if result != nil {
+                    staged.pointee.fetchSequence += 1
+                    sequence = staged.pointee.fetchSequence
+                }
+                let size = Record.totalSize(segments: chunk.segments, payload: payloads * chunk.bytes)
+                let end = mailbox.append(recordSize: size, runtime.waitPolicy, token: UInt64(state.pointee.rank) + 1,
+                                         whileWaiting: { drain(state, inMPI: true) }) { record in
+                    record.storeBytes(of: UInt64(kind.rawValue) | UInt64(state.pointee.rank) << 32,
+                                      toByteOffset: Record.kindAndOrigin, as: UInt64.self)
+                    record.storeBytes(of: UInt64(size), toByteOffset: Record.recordSize, as: UInt64.self)
+                    record.storeBytes(of: UInt64(UInt32(bitPattern: request.op)) | UInt64(UInt32(bitPattern: request.element)) << 32,
+                                      toByteOffset: Record.operation, as: UInt64.self)
+                    record.storeBytes(of: UInt64(chunk.segments), toByteOffset: Record.segmentCount, as: UInt64.self)
+                    record.storeBytes(of: UInt64(chunk.bytes), toByteOffset: Record.dataBytes, as: UInt64.self)
+                    record.storeBytes(of: 0, toByteOffset: Record.replyOffset, as: UInt64.self)
+                    record.storeBytes(of: sequence, toByteOffset: Record.replySequence, as: UInt64.self)
+                    for index in 0..<chunk.segments {
+                        let at = Record.size + Record.segmentSize * index
+                        record.storeBytes(of: UInt64(ranges[index].offset), toByteOffset: at, as: UInt64.self)
+                        record.storeBytes(of: UInt64(ranges[index].length), toByteOffset: at + 8, as: UInt64.self)
+                    }
+                    let payload = record + Record.payloadOffset(segments: chunk.segments)
+                    if let data = sources.0 { memcpy(payload, data + chunk.packedStart, chunk.bytes) }
+                    if let compare = sources.1 { memcpy(payload + chunk.bytes, compare + chunk.packedStart, chunk.bytes) }
+                }
+                guard let end else {
+                    runtime.abortOnTimeout("staged MPI window (the target's inbox stayed full)",
+                                           waitingFor: [state.pointee.targets[target].worldRank])
+                }
+                staged.pointee.appended[target] = end
+                if let result {
+                    let answered = waitUntil(runtime.waitPolicy) { drain(state, inMPI: true); return mine.replies.load() >= sequence }
+                    if !answered {
+                        runtime.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [state.pointee.targets[target].worldRank])
+                    }
+                    memcpy(result + chunk.packedStart, mine.replyArea, chunk.bytes)
+                }
+            }
+            return MPI_SUCCESS
+        }
+    }
+
+    /// Runs `body` on the origin data as contiguous bytes: the buffer itself, or a packed copy.
+    private static func withContiguousSource(_ buffer: UnsafeRawPointer, _ count: Int32, _ type: MPI_Datatype,
+                                             _ shape: TypeShape, _ bytes: Int, _ body: (UnsafeRawPointer) -> Int32) -> Int32 {
+        if shape.contiguous { return body(buffer) }
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { packed.deallocate() }
+        let code = Packing.pack(buffer, count, type, into: packed, bytes)
+        return code == MPI_SUCCESS ? body(packed) : code
+    }
+
+    /// Runs `body` with contiguous room for fetched bytes, then unpacks them into `buffer` if its
+    /// type is not contiguous.
+    private static func withContiguousResult(_ buffer: UnsafeMutableRawPointer, _ count: Int32, _ type: MPI_Datatype,
+                                             _ shape: TypeShape, _ bytes: Int,
+                                             _ body: (UnsafeMutableRawPointer) -> Int32) -> Int32 {
+        if shape.contiguous { return body(buffer) }
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { packed.deallocate() }
+        let code = body(packed)
+        return code == MPI_SUCCESS ? Packing.unpack(packed, bytes, into: buffer, count, type) : code
+    }
+
+    // MARK: Completion
+
+    /// Waits until `target` applied every record this rank appended to it, applying this rank's
+    /// own inbox meanwhile (the target may be waiting on us in turn).
+    static func awaitApplied(_ state: UnsafeMutablePointer<WindowState>, _ target: Int, _ call: StaticString) {
+        guard let staged = state.pointee.staged else { return }
+        let end = staged.pointee.appended[target]
+        let tail = staged.pointee.mailboxes[target].tail
+        if tail.load() >= end { return }
+        let runtime = Runtime.current!
+        if !waitUntil(runtime.waitPolicy, { drain(state, inMPI: true); return tail.load() >= end }) {
+            runtime.abortOnTimeout("\(call) (staged window)", waitingFor: [state.pointee.targets[target].worldRank])
+        }
+    }
+
+    static func awaitAllApplied(_ state: UnsafeMutablePointer<WindowState>, _ call: StaticString) {
+        guard state.pointee.staged != nil else { return }
+        for target in 0..<Int(state.pointee.memberCount) { awaitApplied(state, target, call) }
+    }
+
+    // MARK: Target side
+
+    /// Applies the records waiting in this rank's inbox, in order. `inMPI`: the caller is inside an
+    /// MPI call, so a record whose operation needs MPI_Reduce_local can be applied; the progress
+    /// agent, which must not call MPI, leaves such a record (and those after it) to the next call.
+    /// Returns whether it applied anything.
+    @discardableResult
+    static func drain(_ state: UnsafeMutablePointer<WindowState>, inMPI: Bool) -> Bool {
+        guard let staged = state.pointee.staged else { return false }
+        let inbox = staged.pointee.mailboxes[Int(state.pointee.rank)]
+        guard inbox.hasWork else { return false }
+        let applyLock = SharedSpinLock(at: staged.pointee.applyLock)
+        guard applyLock.tryLock(token: 1) else { return false }
+        defer { applyLock.unlock() }
+        var applied = false
+        while true {
+            switch inbox.oldestRecord() {
+            case .empty:
+                return applied
+            case .corrupt(let skipTo):
+                reportMalformed(state, "the inbox's head and tail disagree")
+                inbox.tail.store(skipTo)
+                return applied
+            case .record(let record, let size, let position):
+                switch apply(record, size: size, state, staged, inMPI: inMPI) {
+                case .applied:
+                    break
+                case .malformed(let reason):
+                    reportMalformed(state, reason)
+                case .needsMPI:
+                    return applied
+                }
+                inbox.tail.store(position + UInt64(size))
+                applied = true
+            }
+        }
+    }
+
+    private enum Outcome {
+        case applied
+        case malformed(String)
+        case needsMPI
+    }
+
+    /// Applies one record. Every field comes from memory other guests can write: each is checked
+    /// before it is used, and a record that fails a check changes nothing.
+    private static func apply(_ record: UnsafeMutableRawPointer, size: Int, _ state: UnsafeMutablePointer<WindowState>,
+                              _ staged: UnsafeMutablePointer<StagedWindow>, inMPI: Bool) -> Outcome {
+        func word(_ offset: Int) -> UInt64 { record.load(fromByteOffset: offset, as: UInt64.self) }
+        let kindWord = word(Record.kindAndOrigin)
+        guard let kind = Record.Kind(rawValue: UInt32(truncatingIfNeeded: kindWord)) else { return .malformed("unknown record kind") }
+        if kind == .pad { return .applied }
+        let origin = Int(kindWord >> 32)
+        guard origin < Int(state.pointee.memberCount) else { return .malformed("origin out of range") }
+        let operationWord = word(Record.operation)
+        let op = MPI_Op(truncatingIfNeeded: operationWord)
+        let element = MPI_Datatype(truncatingIfNeeded: operationWord >> 32)
+        let segmentCount = Int(clamping: word(Record.segmentCount))
+        guard segmentCount >= 1, segmentCount <= maxSegmentsPerRecord else { return .malformed("bad segment count") }
+        // Bounded by the ranges below, which must lie in the window; this keeps the sums from overflowing.
+        let dataBytes = Int(clamping: word(Record.dataBytes))
+        guard dataBytes <= Int(Int32.max) else { return .malformed("data larger than any chunk") }
+        let payload = Record.payloadOffset(segments: segmentCount)
+        guard payload + Record.payloadBytes(kind, dataBytes: dataBytes, ignoresOrigin: op == IVSHMEM_MPI_NO_OP) <= size else {
+            return .malformed("payload outside the record")
+        }
+
+        var elementSize = 1
+        if kind == .accumulate || kind == .getAccumulate || kind == .compareAndSwap {
+            guard let size = Datatypes.predefinedSize(element) else { return .malformed("not a predefined element type") }
+            elementSize = size
+            if kind != .compareAndSwap {
+                guard Accumulate.isPredefined(op) else { return .malformed("not a predefined operation") }
+                if !inMPI && !Combine.isNative(op, element) { return .needsMPI }
+            }
+        }
+        var total = 0
+        for index in 0..<segmentCount {
+            let at = Record.size + Record.segmentSize * index
+            let offset = Int(clamping: word(at)), length = Int(clamping: word(at + 8))
+            guard length > 0, length % elementSize == 0, offset <= staged.pointee.size - length, staged.pointee.base != nil else {
+                return .malformed("target range outside the window")
+            }
+            total += length
+        }
+        guard total == dataBytes else { return .malformed("ranges do not add up to the data") }
+        if kind == .compareAndSwap {
+            guard segmentCount == 1, dataBytes == elementSize else { return .malformed("compare-and-swap of more than one element") }
+        }
+
+        let replyMailbox = staged.pointee.mailboxes[origin]
+        let replyOffset = Int(clamping: word(Record.replyOffset))
+        if kind.fetches {
+            guard replyOffset <= replyMailbox.replyCapacity - dataBytes else { return .malformed("reply outside the reply area") }
+        }
+        let base = staged.pointee.base!
+        var source = UnsafeRawPointer(record + payload)
+        var reply = replyMailbox.replyArea + replyOffset
+        for index in 0..<segmentCount {
+            let at = Record.size + Record.segmentSize * index
+            let window = base + Int(word(at))
+            let length = Int(word(at + 8))
+            switch kind {
+            case .pad:
+                break
+            case .put:
+                memcpy(window, source, length)
+            case .get:
+                memcpy(reply, window, length)
+            case .accumulate:
+                Combine.apply(op, element, target: window, origin: source, bytes: length, elementSize: elementSize)
+            case .getAccumulate:
+                memcpy(reply, window, length)
+                if op != IVSHMEM_MPI_NO_OP {
+                    Combine.apply(op, element, target: window, origin: source, bytes: length, elementSize: elementSize)
+                }
+            case .compareAndSwap:
+                memcpy(reply, window, length)
+                if memcmp(window, source + length, length) == 0 { memcpy(window, source, length) }
+            }
+            source += length
+            reply += length
+        }
+        if kind.fetches { replyMailbox.replies.store(word(Record.replySequence)) }
+        return .applied
+    }
+
+    private static func reportMalformed(_ state: UnsafeMutablePointer<WindowState>, _ reason: String) {
+        guard let staged = state.pointee.staged, !staged.pointee.reportedMalformed else { return }
+        staged.pointee.reportedMalformed = true
+        warn("rank \(Runtime.current?.worldRank ?? -1): dropped a malformed request for MPI window "
+             + "0x\(String(UInt32(bitPattern: state.pointee.handle), radix: 16)) (\(reason)); something other than "
+             + "this job wrote into its part of the region")
+    }
+}

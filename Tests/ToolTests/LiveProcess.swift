@@ -1,0 +1,1 @@
+../RegionTests/LiveProcess.swift

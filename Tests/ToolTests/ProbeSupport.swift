@@ -1,0 +1,1 @@
+../SharedSyncTests/ProbeSupport.swift
