@@ -61,7 +61,8 @@ extension MPIProgram {
         let polled = try runAndCheck(job(.longWait, ranks: ranks, socket: nil, region: file), stats: .oneRegion)
         for phase in ["fence", "lock"] {
             let doorbell = waits(served, phase: phase), backoff = waits(polled, phase: phase)
-            #expect(doorbell.count == ranks - 1 && backoff.count == ranks - 1, "one line per waiting rank\n\(served.report)")
+            #expect(doorbell.count == ranks - 1 && backoff.count == ranks - 1,
+                    "one line per waiting rank\n\(served.report)\n\(polled.report)")
             for wait in doorbell {
                 #expect(wait.wall >= 1.5, "rank \(wait.rank) waited \(wait.wall) s in the \(phase)")
                 #expect(wait.cpu < 0.03 * wait.wall,

@@ -33,11 +33,13 @@ private func take(_ mailbox: Mailbox) -> (tag: UInt64, size: Int)? {
             mailbox.tail.store(skipTo)
             return nil
         case .record(let record, let size, let position):
-            mailbox.tail.store(position + UInt64(size))
+            // Read first: once the tail moves past it, producers may overwrite the record.
             let kind = record.load(fromByteOffset: 0, as: UInt64.self)
+            let tag = record.load(fromByteOffset: 16, as: UInt64.self)
+            mailbox.tail.store(position + UInt64(size))
             if kind == Mailbox.padKind { continue }
             #expect(kind == recordKind)
-            return (record.load(fromByteOffset: 16, as: UInt64.self), size)
+            return (tag, size)
         }
     }
 }
