@@ -1,4 +1,5 @@
 import CIvshmemServer
+import Dispatch
 import Glibc
 
 /// How to run an ivshmem server; the options of QEMU's contrib/ivshmem-server.
@@ -108,6 +109,20 @@ public final class IvshmemServer: @unchecked Sendable {
             let gone = Set(entries.dropFirst(2).filter { $0.revents != 0 }.map(\.fd))
             for peer in peers where gone.contains(peer.socket) { remove(peer) }
             if entries[1].revents != 0 { accept() }
+        }
+    }
+
+    /// Runs the server on a thread of its own (tests, programs embedding it); the returned function
+    /// stops it and returns once `run` has.
+    public func runInBackground() -> @Sendable () -> Void {
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "ivshmem-server").async {
+            self.run()
+            finished.signal()
+        }
+        return {
+            self.stop()
+            finished.wait()
         }
     }
 

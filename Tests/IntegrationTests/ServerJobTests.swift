@@ -15,14 +15,9 @@ extension MPIProgram {
         let region = RegionFile()
         let socket = TestFixtures.scratchDirectory.appendingPathComponent("server-\(UUID().uuidString.prefix(8))").path
         let server = try IvshmemServer(ServerOptions(socketPath: socket, memory: .path(region.path), size: 64 << 20))
-        let finished = DispatchSemaphore(value: 0)
-        Thread {
-            server.run()
-            finished.signal()
-        }.start()
+        let stop = server.runInBackground()
         defer {
-            server.stop()
-            finished.wait()
+            stop()
             region.remove()
         }
         return try body(socket)

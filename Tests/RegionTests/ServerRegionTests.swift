@@ -19,15 +19,8 @@ import Testing
         defer { directory.remove() }
         let server = try IvshmemServer(ServerOptions(socketPath: directory.file("socket"), memory: .path(directory.file("region")),
                                                      size: 1 << 20))
-        let finished = DispatchSemaphore(value: 0)
-        Thread {
-            server.run()
-            finished.signal()
-        }.start()
-        defer {
-            server.stop()
-            finished.wait()
-        }
+        let stop = server.runInBackground()
+        defer { stop() }
         let source = RegionSource(path: directory.file("socket"), kind: .server)
         let first = try Region.attach(RegionMapping(source: source, createSize: 0), wait: patient)
         let second = try Region.attach(RegionMapping(source: source, createSize: 0), wait: patient)

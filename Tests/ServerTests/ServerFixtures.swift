@@ -8,7 +8,7 @@ import Testing
 final class RunningServer: @unchecked Sendable {
     let directory: String
     let server: IvshmemServer
-    private let finished = DispatchSemaphore(value: 0)
+    private let stopServer: @Sendable () -> Void
 
     var socketPath: String { directory + "/socket" }
     var memoryPath: String { directory + "/memory" }
@@ -18,17 +18,12 @@ final class RunningServer: @unchecked Sendable {
         directory = try #require(mkdtemp(&template).map { String(cString: $0) })
         server = try IvshmemServer(ServerOptions(socketPath: directory + "/socket", memory: .path(directory + "/memory"),
                                                  size: size, vectors: vectors))
-        let server = server, finished = finished
-        Thread {
-            server.run()
-            finished.signal()
-        }.start()
+        stopServer = server.runInBackground()
     }
 
     /// Stops the server thread and removes the directory.
     func stop() {
-        server.stop()
-        finished.wait()
+        stopServer()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
