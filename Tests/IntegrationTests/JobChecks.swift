@@ -46,6 +46,23 @@ func runAndCheck(
     return result
 }
 
+/// Runs `program` preloaded on `ranks` simulated VMs that share one fresh region file, with the
+/// library's usual variables plus `environment`, and checks it like `runAndCheck`.
+@discardableResult
+func runOnOneRegion(
+    _ program: MPIProgram, ranks: Int, environment: [(String, String)] = [], arguments: [String] = [],
+    stats expectation: StatsExpectation = .oneRegion, warnings: WarningExpectation = .none,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> JobResult {
+    let library = try TestFixtures.requireLibrary()
+    return try withRegionFiles(1) { regions in
+        let job = MPIJob(
+            program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
+            environment: MPIJob.libraryEnvironment + environment, arguments: arguments)
+        return try runAndCheck(job, stats: expectation, warnings: warnings, sourceLocation: sourceLocation)
+    }
+}
+
 func check(
     _ result: JobResult, of job: MPIJob, stats expectation: StatsExpectation, warnings: WarningExpectation,
     sourceLocation: SourceLocation = #_sourceLocation

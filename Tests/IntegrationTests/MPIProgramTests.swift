@@ -47,18 +47,6 @@ struct MPIProgramTests {
         try runOnOneRegion(.busyTarget, ranks: ranks)
     }
 
-    /// Runs `program` preloaded on `ranks` simulated VMs that share one fresh region file.
-    private func runOnOneRegion(_ program: MPIProgram, ranks: Int, environment: [(String, String)] = [],
-                                arguments: [String] = []) throws {
-        let library = try TestFixtures.requireLibrary()
-        try withRegionFiles(1) { regions in
-            let job = MPIJob(
-                program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
-                environment: MPIJob.libraryEnvironment + environment, arguments: arguments)
-            try runAndCheck(job, stats: .oneRegion)
-        }
-    }
-
     @Test("one region, bare metal (MPICH's own shared memory underneath)")
     func oneRegionOnBareMetal() throws {
         let library = try TestFixtures.requireLibrary()

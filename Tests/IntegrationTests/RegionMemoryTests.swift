@@ -40,13 +40,7 @@ struct RegionMemoryTests {
 
     @Test("without the opt-in, shared windows are MPICH's: one rank per simulated VM")
     func sharedWindowsWithoutOptIn() throws {
-        let library = try TestFixtures.requireLibrary()
-        try withRegionFiles(1) { regions in
-            let job = MPIJob(
-                program: .sharedWindows, groups: [RankGroup(ranks: 4, region: regions[0])], preload: library,
-                environment: MPIJob.libraryEnvironment, arguments: ["--expect-node-size", "1"])
-            try runAndCheck(job, stats: .mpichOnly)
-        }
+        try runOnOneRegion(.sharedWindows, ranks: 4, arguments: ["--expect-node-size", "1"], stats: .mpichOnly)
     }
 
     @Test("plain MPICH runs shared_windows as the library does: simulated VMs, and bare metal with one node")

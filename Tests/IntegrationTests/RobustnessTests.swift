@@ -190,24 +190,19 @@ struct RobustnessTests {
 
     @Test("a window the region cannot hold goes to MPICH with a warning; the small ones stay in the region")
     func windowTooLargeForTheRegion() throws {
-        let library = try TestFixtures.requireLibrary()
-        try withRegionFiles(1) { regions in
-            // 4 MiB holds the 4 KiB windows of 4 ranks, not one 64 MiB window per rank.
-            let job = MPIJob(
-                program: .windowFallback, groups: [RankGroup(ranks: 4, region: regions[0])], preload: library,
-                environment: MPIJob.libraryEnvironment + [("IVSHMEM_RMA_SIZE", "4M")], arguments: ["64"])
-            let result = try runAndCheck(job, stats: .regionFull, warnings: .atLeastOne)
-            let fallbackLines = result.warningLines.filter { $0.contains("window of 67108864 bytes falls back to MPICH") }
-            #expect(fallbackLines.count == result.warningLines.count,
-                    "expected only lines naming the 64 MiB window's fallback\n\(result.report)")
-            #expect(fallbackLines.count == 1, "expected one fallback line for the job\n\(result.report)")
-            let (stats, _) = RankStats.parse(stderr: result.stderr)
-            for rank in stats {
-                #expect(rank.values["windows_shm"] == "2" && rank.values["windows_mpi"] == "1",
-                        "rank \(rank.rank): the two small windows in the region, the large one in MPICH: \(rank.line)")
-                for call in OneSidedCall.allCases {
-                    #expect(rank.count(call, .shm) > 0, "rank \(rank.rank): \(call) to the small windows: \(rank.line)")
-                }
+        // 4 MiB holds the 4 KiB windows of 4 ranks, not one 64 MiB window per rank.
+        let result = try runOnOneRegion(.windowFallback, ranks: 4, environment: [("IVSHMEM_RMA_SIZE", "4M")],
+                                        arguments: ["64"], stats: .regionFull, warnings: .atLeastOne)
+        let fallbackLines = result.warningLines.filter { $0.contains("window of 67108864 bytes falls back to MPICH") }
+        #expect(fallbackLines.count == result.warningLines.count,
+                "expected only lines naming the 64 MiB window's fallback\n\(result.report)")
+        #expect(fallbackLines.count == 1, "expected one fallback line for the job\n\(result.report)")
+        let (stats, _) = RankStats.parse(stderr: result.stderr)
+        for rank in stats {
+            #expect(rank.values["windows_shm"] == "2" && rank.values["windows_mpi"] == "1",
+                    "rank \(rank.rank): the two small windows in the region, the large one in MPICH: \(rank.line)")
+            for call in OneSidedCall.allCases {
+                #expect(rank.count(call, .shm) > 0, "rank \(rank.rank): \(call) to the small windows: \(rank.line)")
             }
         }
     }
