@@ -9,21 +9,21 @@ import SharedSync
 /// exactly as under plain MPICH.
 public enum Accumulate {
     /// One accumulate-family call, as the engine sees it.
-    public struct Operation {
-        public var origin: UnsafeRawPointer?
-        public var originCount: Int32
-        public var originType: MPI_Datatype
-        public var result: UnsafeMutableRawPointer?
-        public var resultCount: Int32
-        public var resultType: MPI_Datatype
-        public var target: Int32
-        public var displacement: MPI_Aint
-        public var targetCount: Int32
-        public var targetType: MPI_Datatype
-        public var op: MPI_Op
+    struct Operation {
+        var origin: UnsafeRawPointer?
+        var originCount: Int32
+        var originType: MPI_Datatype
+        var result: UnsafeMutableRawPointer?
+        var resultCount: Int32
+        var resultType: MPI_Datatype
+        var target: Int32
+        var displacement: MPI_Aint
+        var targetCount: Int32
+        var targetType: MPI_Datatype
+        var op: MPI_Op
         var fetches: Bool { result != nil }
 
-        public init(origin: UnsafeRawPointer?, originCount: Int32, originType: MPI_Datatype,
+        init(origin: UnsafeRawPointer?, originCount: Int32, originType: MPI_Datatype,
                     result: UnsafeMutableRawPointer? = nil, resultCount: Int32 = 0, resultType: MPI_Datatype = MPI_DATATYPE_NULL,
                     target: Int32, displacement: MPI_Aint, targetCount: Int32, targetType: MPI_Datatype, op: MPI_Op) {
             (self.origin, self.originCount, self.originType) = (origin, originCount, originType)
@@ -32,7 +32,7 @@ public enum Accumulate {
         }
     }
 
-    public static func accumulate(_ operation: Operation, _ handle: MPI_Win) -> Int32 {
+    static func accumulate(_ operation: Operation, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             Stats.count(.accMpi)
             return toMPICH(operation, handle)
@@ -54,7 +54,7 @@ public enum Accumulate {
     }
 
     /// MPI_Raccumulate / MPI_Rget_accumulate: applied before returning, so the request is complete.
-    public static func requestBased(_ operation: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    static func requestBased(_ operation: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             Stats.count(.accMpi)
             return toMPICHRequest(operation, handle, request)
@@ -74,8 +74,8 @@ public enum Accumulate {
         }
     }
 
-    public static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,
-                               _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ handle: MPI_Win) -> Int32 {
+    static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,
+                        _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             Stats.count(.accMpi)
             return PMPI_Compare_and_swap(origin, compare, result, type, target, displacement, handle)

@@ -6,7 +6,7 @@ import Glibc
 /// window memory in the region. The hot path (contiguous predefined types) is a table lookup,
 /// a bounds check and one memcpy.
 public enum DataMovement {
-    public enum Direction { case put, get }
+    enum Direction { case put, get }
 
     /// Contiguous copies at least this large use streaming stores (Config.streamingThreshold).
     nonisolated(unsafe) static var streamingThreshold = Int.max
@@ -16,35 +16,11 @@ public enum DataMovement {
         ivshmem_copy(destination, source, bytes, streamingThreshold)
     }
 
-    public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
-                           _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
-                           _ handle: MPI_Win) -> Int32 {
-        transfer(.put, UnsafeMutableRawPointer(mutating: origin), originCount, originType, target, displacement,
-                 targetCount, targetType, handle)
-    }
-
-    public static func get(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
-                           _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype,
-                           _ handle: MPI_Win) -> Int32 {
-        transfer(.get, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-    }
-
+    /// The served put and get (EntryPoints.Table): region copies, staged copies, or MPICH.
     @inline(__always)
-    private static func transfer(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
-                                 _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
-                                 _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
-        if WindowTable.isEmpty {
-            return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-        }
-        return transfer(origin, originCount, originType, target, displacement, targetCount, targetType, handle, direction)
-    }
-
-    /// Out of line: while no window is served through the region (every window of this process
-    /// went to MPICH), a call costs a load and a jump on top of MPICH's work (scripts/overhead).
-    @inline(never)
-    private static func transfer(_ origin: UnsafeMutableRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype,
-                                 _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
-                                 _ targetType: MPI_Datatype, _ handle: MPI_Win, _ direction: Direction) -> Int32 {
+    static func transfer(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+                         _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
+                         _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             return handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
         }
@@ -82,7 +58,7 @@ public enum DataMovement {
 
     /// Request-based forms: region copies finish before the call returns, so the request handed
     /// back is already complete. They are legal only in passive-target epochs, as in MPICH.
-    public static func requestBased(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    static func requestBased(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                              _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
                              _ targetType: MPI_Datatype, _ handle: MPI_Win,
                              _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
@@ -92,9 +68,7 @@ public enum DataMovement {
         switch Policy.route(state, target) {
         case .region, .staged:
             guard Epochs.inPassiveEpoch(state, target) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
-            let code = direction == .put
-                ? put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
-                : get(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
+            let code = transfer(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle)
             return code == MPI_SUCCESS ? CompletedRequests.make(request) : code
         case .mpich:
             return handToMPICHRequest(direction, origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)
@@ -194,6 +168,7 @@ enum TargetRange {
 /// Non-contiguous transfers through MPI_Pack/MPI_Unpack, which read and write any datatype
 /// layout straight from and to the mapped memory on either side.
 enum Packing {
+    @inline(never)  // off the contiguous path's frame: its buffers would cost that path a stack protector
     static func transfer(from source: UnsafeMutableRawPointer, _ sourceCount: Int32, _ sourceType: MPI_Datatype,
                          _ sourceShape: TypeShape, to destination: UnsafeMutableRawPointer, _ destinationCount: Int32,
                          _ destinationType: MPI_Datatype, _ destinationShape: TypeShape, bytes: Int) -> Int32 {

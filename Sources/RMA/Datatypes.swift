@@ -14,6 +14,10 @@ struct TypeShape {
     /// Bytes from the buffer address touched by `count` elements: [lower, upper).
     func span(count: Int) -> (lower: Int, upper: Int)? {
         guard count > 0 else { return (0, 0) }
+        if contiguous {
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+            return overflow ? nil : (0, bytes)
+        }
         let (stride, overflow) = (count - 1).multipliedReportingOverflow(by: extent)
         guard !overflow else { return nil }
         return (trueLowerBound + min(0, stride), trueLowerBound + trueExtent + max(0, stride))

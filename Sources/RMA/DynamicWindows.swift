@@ -194,6 +194,7 @@ public enum DynamicWindows {
     /// A put or get that Policy.route sent to MPICH on a dynamic window: a region copy when the
     /// target shares the region and the address lies in a range it attached from the region (the
     /// whole access must stay in that range: MPI_ERR_RMA_RANGE otherwise, nothing written).
+    @inline(never)  // off the direct path's frame (DataMovement.transfer)
     static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                          _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>,
                          _ attachments: UnsafeMutablePointer<AttachmentTables>, _ target: Int32, _ displacement: MPI_Aint,

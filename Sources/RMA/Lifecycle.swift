@@ -42,5 +42,6 @@ public enum Lifecycle {
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold
         Runtime.current = runtime
+        if Policy.mayServe(runtime) { EntryPoints.Table.serveThroughRegion() }
     }
 }

@@ -113,12 +113,11 @@ public enum PassiveTarget {
         return [state.pointee.targets[target].worldRank]
     }
 
-    public enum Flush { case target(Int32), all, localTarget(Int32), localAll }
+    enum Flush { case target(Int32), all, localTarget(Int32), localAll }
 
     /// Region copies are complete at the target when they return; a flush publishes them
     /// (release ordering) so any later synchronization the program does carries them along.
-    @inline(__always)
-    public static func flush(_ kind: Flush, _ handle: MPI_Win) -> Int32 {
+    static func flush(_ kind: Flush, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else { return flushInMPICH(kind, handle) }
         guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         atomicMemoryFence(ordering: .releasing)
@@ -138,7 +137,7 @@ public enum PassiveTarget {
         return flushInMPICH(kind, handle)
     }
 
-    public static func sync(_ handle: MPI_Win) -> Int32 {
+    static func sync(_ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else { return PMPI_Win_sync(handle) }
         guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         atomicMemoryFence(ordering: .sequentiallyConsistent)

@@ -70,6 +70,12 @@ enum Policy {
         return world.map { $0 == MPI_UNDEFINED ? -1 : $0 }
     }
 
+    /// Whether any window of this process can be served through the region: only when a rank of
+    /// the job shares it. Otherwise every RMA call is MPICH's, straight through EntryPoints.
+    static func mayServe(_ runtime: Runtime) -> Bool {
+        runtime.region != nil && hasCoResidentPeer(Array(0..<runtime.worldSize), runtime)
+    }
+
     static func hasCoResidentPeer(_ worldRanks: [Int32], _ runtime: Runtime) -> Bool {
         worldRanks.contains { $0 != runtime.worldRank && runtime.isCoResident($0, runtime.worldRank) }
     }

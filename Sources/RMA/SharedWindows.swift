@@ -154,6 +154,7 @@ public enum SharedWindows {
         var length = Int32(value.count)
         var flag: Int32 = 0
         guard PMPI_Info_get_string(info, key, &length, &value, &flag) == MPI_SUCCESS, flag != 0 else { return false }
-        return String(cString: value).lowercased() == "true"
+        let text = value.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: text, as: UTF8.self).lowercased() == "true"
     }
 }

@@ -32,6 +32,7 @@ enum StagedTransfer {
 
     // MARK: Origin side
 
+    @inline(never)  // off the direct path's frame (DataMovement.transfer)
     static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                          _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>, _ target: Int32,
                          _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype) -> Int32 {

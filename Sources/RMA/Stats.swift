@@ -62,7 +62,7 @@ public enum LibraryInfo {
     }
 
     public static var isActive: Bool {
-        guard let runtime = Runtime.current, runtime.region != nil else { return false }
-        return Policy.hasCoResidentPeer(Array(0..<runtime.worldSize), runtime)
+        guard let runtime = Runtime.current else { return false }
+        return Policy.mayServe(runtime)
     }
 }

@@ -46,18 +46,18 @@ func runAndCheck(
     return result
 }
 
-/// Runs `program` preloaded on `ranks` simulated VMs that share one fresh region file, with the
-/// library's usual variables plus `environment`, and checks it like `runAndCheck`.
+/// Runs `program` preloaded with `ranks` ranks on each of `regions` region files (simulated
+/// servers), and checks it as `runAndCheck` does.
 @discardableResult
-func runOnOneRegion(
-    _ program: MPIProgram, ranks: Int, environment: [(String, String)] = [], arguments: [String] = [],
-    stats expectation: StatsExpectation = .oneRegion, warnings: WarningExpectation = .none,
+func runOnRegions(
+    _ program: MPIProgram, ranks: Int, regions regionCount: Int = 1, environment: [(String, String)] = [],
+    arguments: [String] = [], stats expectation: StatsExpectation = .oneRegion, warnings: WarningExpectation = .none,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> JobResult {
     let library = try TestFixtures.requireLibrary()
-    return try withRegionFiles(1) { regions in
+    return try withRegionFiles(regionCount) { regions in
         let job = MPIJob(
-            program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
+            program: program, groups: regions.map { RankGroup(ranks: ranks, region: $0) }, preload: library,
             environment: MPIJob.libraryEnvironment + environment, arguments: arguments)
         return try runAndCheck(job, stats: expectation, warnings: warnings, sourceLocation: sourceLocation)
     }

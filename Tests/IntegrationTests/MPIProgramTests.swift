@@ -33,18 +33,18 @@ struct MPIProgramTests {
 
     @Test("one region, simulated VMs", arguments: ProgramRun.oneRegionMatrix)
     func oneRegion(run: ProgramRun) throws {
-        try runOnOneRegion(run.program, ranks: run.ranks, arguments: run.program.argumentsWhenServedByRegion)
+        try runOnRegions(run.program, ranks: run.ranks, arguments: run.program.argumentsWhenServedByRegion)
     }
 
     @Test("MPI_Win_create over private memory: staged copies through the region", arguments: ProgramRun.stagedMatrix)
     func stagedWindows(run: ProgramRun) throws {
-        try runOnOneRegion(run.program, ranks: run.ranks, environment: [("IT_WINDOW_FLAVOR", "create")])
+        try runOnRegions(run.program, ranks: run.ranks, environment: [("IT_WINDOW_FLAVOR", "create")])
     }
 
     @Test("a target computing outside MPI: origins' lock/put/fetch/unlock complete through the progress agent",
           arguments: [2, 4])
     func busyTarget(ranks: Int) throws {
-        try runOnOneRegion(.busyTarget, ranks: ranks)
+        try runOnRegions(.busyTarget, ranks: ranks)
     }
 
     @Test("one region, bare metal (MPICH's own shared memory underneath)")
@@ -60,13 +60,7 @@ struct MPIProgramTests {
 
     @Test("two regions = two servers, 2+2 ranks", arguments: MPIProgram.acrossRegions)
     func twoRegions(program: MPIProgram) throws {
-        let library = try TestFixtures.requireLibrary()
-        try withRegionFiles(2) { regions in
-            let job = MPIJob(
-                program: program, groups: regions.map { RankGroup(ranks: 2, region: $0) }, preload: library,
-                environment: MPIJob.libraryEnvironment)
-            try runAndCheck(job, stats: .twoRegions)
-        }
+        try runOnRegions(program, ranks: 2, regions: 2, stats: .twoRegions)
     }
 
     @Test("two jobs at once on one region")
@@ -119,6 +113,12 @@ struct MPIProgramTests {
         let job = MPIJob(
             program: program, groups: [RankGroup(ranks: 2)], preload: library, environment: MPIJob.libraryEnvironment)
         try runAndCheck(job, stats: .mpichOnly)
+    }
+
+    @Test("every rank alone on its region: each call goes straight to MPICH, counted, results unchanged",
+          arguments: MPIProgram.core)
+    func noCoResidentPeer(program: MPIProgram) throws {
+        try runOnRegions(program, ranks: 1, regions: 2, stats: .mpichOnly)
     }
 
     @Test("a region with a foreign header: one warning, MPICH does the work, bytes untouched")

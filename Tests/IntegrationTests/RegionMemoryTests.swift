@@ -40,7 +40,7 @@ struct RegionMemoryTests {
 
     @Test("without the opt-in, shared windows are MPICH's: one rank per simulated VM")
     func sharedWindowsWithoutOptIn() throws {
-        try runOnOneRegion(.sharedWindows, ranks: 4, arguments: ["--expect-node-size", "1"], stats: .mpichOnly)
+        try runOnRegions(.sharedWindows, ranks: 4, arguments: ["--expect-node-size", "1"], stats: .mpichOnly)
     }
 
     @Test("plain MPICH runs shared_windows as the library does: simulated VMs, and bare metal with one node")

@@ -191,7 +191,7 @@ struct RobustnessTests {
     @Test("a window the region cannot hold goes to MPICH with a warning; the small ones stay in the region")
     func windowTooLargeForTheRegion() throws {
         // 4 MiB holds the 4 KiB windows of 4 ranks, not one 64 MiB window per rank.
-        let result = try runOnOneRegion(.windowFallback, ranks: 4, environment: [("IVSHMEM_RMA_SIZE", "4M")],
+        let result = try runOnRegions(.windowFallback, ranks: 4, environment: [("IVSHMEM_RMA_SIZE", "4M")],
                                         arguments: ["64"], stats: .regionFull, warnings: .atLeastOne)
         let fallbackLines = result.warningLines.filter { $0.contains("window of 67108864 bytes falls back to MPICH") }
         #expect(fallbackLines.count == result.warningLines.count,
