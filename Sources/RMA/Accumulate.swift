@@ -211,13 +211,13 @@ public enum Accumulate {
 
     @inline(__always)
     private static func withAccumulateLock(_ state: UnsafeMutablePointer<WindowState>, _ target: Int32, _ body: () -> Void) {
-        // Windows leave the table before the runtime goes (Lifecycle.finalize), so a window we
-        // serve always has one; never skip the body, which would drop the update silently.
-        let runtime = Runtime.current!
         let slot = state.pointee.targets[Int(target)]
         let lock = SharedSpinLock(at: slot.control! + ControlBlock.accumulateLock)
-        if !lock.lock(token: UInt64(runtime.worldRank) + 1, runtime.waitPolicy) {
-            // The token is the holder's world rank + 1: name the holder when it is one of ours.
+        if !lock.lock(token: UInt64(state.pointee.worldRank) + 1, state.pointee.waitPolicy) {
+            // Windows leave the table before the runtime goes (Lifecycle.finalize), so a window we
+            // serve always has one. The token is the holder's world rank + 1: name the holder when
+            // it is one of ours.
+            let runtime = Runtime.current!
             let holder = lock.holder
             let peer = holder > 0 && holder <= UInt64(runtime.worldSize) ? Int32(holder - 1) : slot.worldRank
             runtime.abortOnTimeout("accumulate lock of MPI window", waitingFor: [peer])

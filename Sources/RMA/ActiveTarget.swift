@@ -6,7 +6,7 @@ import SharedSync
 /// per-pair post counters and per-target completion counters (PSCW). Otherwise MPICH's.
 public enum ActiveTarget {
     public static func fence(_ assertion: Int32, _ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_fence(assertion, handle) }
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_fence(assertion, handle) }
         guard !Epochs.inAnyPassiveEpoch(state), !state.pointee.accessStarted, !state.pointee.exposureOpen else {
             return windowError(handle, MPI_ERR_RMA_SYNC)
         }
@@ -16,12 +16,11 @@ public enum ActiveTarget {
             // once their targets applied them, while we apply what others sent us).
             StagedTransfer.awaitAllApplied(state, "MPI_Win_fence")
             state.pointee.fenceGeneration += 1
-            let barrier = SharedBarrier(release: state.pointee.targets[0].control! + ControlBlock.fenceRelease,
-                                        arrivals: UnsafeBufferPointer(state.pointee.fenceArrivals))
+            let barrier = SharedBarrier(arrivals: UnsafeBufferPointer(state.pointee.fenceArrivals))
             if case .timedOut(let missing) = barrier.arrive(participant: Int(state.pointee.rank),
-                                                            generation: state.pointee.fenceGeneration, runtime.waitPolicy,
+                                                            generation: state.pointee.fenceGeneration, state.pointee.waitPolicy,
                                                             whileWaiting: { StagedTransfer.drain(state, inMPI: true) }) {
-                runtime.abortOnTimeout("MPI_Win_fence", waitingFor: missing.map { state.pointee.targets[$0].worldRank })
+                Runtime.current!.abortOnTimeout("MPI_Win_fence", waitingFor: missing.map { state.pointee.targets[$0].worldRank })
             }
             Stats.count(.syncShm)
         } else {
@@ -60,7 +59,7 @@ public enum ActiveTarget {
     }
 
     public static func start(_ group: MPI_Group, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_start(group, assertion, handle) }
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_start(group, assertion, handle) }
         guard !state.pointee.accessStarted, !Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         guard let targetCount = Epochs.translate(group, state, into: state.pointee.startedTargets) else {
             return windowError(handle, MPI_ERR_GROUP)
@@ -73,8 +72,8 @@ public enum ActiveTarget {
                 for target in targets {
                     state.pointee.postsConsumed[Int(target)] += 1
                     let posts = SharedWord(at: control + ControlBlock.posts + 8 * Int(target))
-                    if !posts.wait(atLeast: state.pointee.postsConsumed[Int(target)], runtime.waitPolicy) {
-                        runtime.abortOnTimeout("MPI_Win_start", waitingFor: [state.pointee.targets[Int(target)].worldRank])
+                    if !posts.wait(atLeast: state.pointee.postsConsumed[Int(target)], state.pointee.waitPolicy) {
+                        Runtime.current!.abortOnTimeout("MPI_Win_start", waitingFor: [state.pointee.targets[Int(target)].worldRank])
                     }
                 }
             }
@@ -114,19 +113,19 @@ public enum ActiveTarget {
     }
 
     public static func wait(_ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_wait(handle) }
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_wait(handle) }
         guard state.pointee.exposureOpen else { return windowError(handle, MPI_ERR_RMA_SYNC) }
         if state.pointee.regionSync {
             let completions = SharedWord(at: state.pointee.control! + ControlBlock.completions)
             let expected = state.pointee.completionsExpected
             // Origins complete once we applied what they staged: apply it while waiting.
-            let completed = waitUntil(runtime.waitPolicy) {
+            let completed = waitUntil(state.pointee.waitPolicy) {
                 StagedTransfer.drain(state, inMPI: true)
                 return completions.load() >= expected
             }
             if !completed {
                 let origins = (0..<state.pointee.postedCount).map { state.pointee.targets[Int(state.pointee.postedOrigins[$0])].worldRank }
-                runtime.abortOnTimeout("MPI_Win_wait", waitingFor: origins)
+                Runtime.current!.abortOnTimeout("MPI_Win_wait", waitingFor: origins)
             }
             Stats.count(.syncShm)
         } else {

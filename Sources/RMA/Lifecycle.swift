@@ -42,6 +42,10 @@ public enum Lifecycle {
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold
         Runtime.current = runtime
-        if Policy.mayServe(runtime) { EntryPoints.Table.serveThroughRegion() }
+        if Policy.mayServe(runtime) {
+            EntryPoints.Table.serveThroughRegion()
+        } else if runtime.region != nil {
+            runtime.explain("no other rank of the job shares this region: every RMA call goes straight to MPICH")
+        }
     }
 }

@@ -8,9 +8,7 @@ import SharedSync
 /// Otherwise MPICH is the lock authority and we only keep the epoch bookkeeping.
 public enum PassiveTarget {
     public static func lock(_ lockType: Int32, _ target: Int32, _ assertion: Int32, _ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else {
-            return PMPI_Win_lock(lockType, target, assertion, handle)
-        }
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_lock(lockType, target, assertion, handle) }
         guard lockType == MPI_LOCK_SHARED || lockType == MPI_LOCK_EXCLUSIVE else { return windowError(handle, MPI_ERR_LOCKTYPE) }
         if target == MPI_PROC_NULL { return MPI_SUCCESS }
         guard target >= 0, target < state.pointee.memberCount else { return windowError(handle, MPI_ERR_RANK) }
@@ -24,9 +22,9 @@ public enum PassiveTarget {
             } else {
                 let lock = SharedRWLock(at: state.pointee.targets[Int(target)].control! + ControlBlock.passiveLock)
                 let granted = lockType == MPI_LOCK_SHARED
-                    ? lock.lockShared(runtime.waitPolicy)
-                    : lock.lockExclusive(runtime.waitPolicy, holder: UInt64(runtime.worldRank) + 1)
-                if !granted { runtime.abortOnTimeout("MPI_Win_lock", waitingFor: holders(of: lock, state, Int(target), runtime)) }
+                    ? lock.lockShared(state.pointee.waitPolicy)
+                    : lock.lockExclusive(state.pointee.waitPolicy, holder: UInt64(state.pointee.worldRank) + 1)
+                if !granted { abortOnLockTimeout("MPI_Win_lock", lock, state, Int(target)) }
             }
             Stats.count(.syncShm)
         } else {
@@ -61,7 +59,7 @@ public enum PassiveTarget {
     }
 
     public static func lockAll(_ assertion: Int32, _ handle: MPI_Win) -> Int32 {
-        guard let state = WindowTable.lookup(handle), let runtime = Runtime.current else { return PMPI_Win_lock_all(assertion, handle) }
+        guard let state = WindowTable.lookup(handle) else { return PMPI_Win_lock_all(assertion, handle) }
         guard state.pointee.lockAll == 0, state.pointee.lockedTargets == 0, !state.pointee.accessStarted else {
             return windowError(handle, MPI_ERR_RMA_SYNC)
         }
@@ -70,9 +68,7 @@ public enum PassiveTarget {
                 // In rank order, as every locker does, so two lock_all calls cannot deadlock.
                 for target in 0..<Int(state.pointee.memberCount) {
                     let lock = SharedRWLock(at: state.pointee.targets[target].control! + ControlBlock.passiveLock)
-                    if !lock.lockShared(runtime.waitPolicy) {
-                        runtime.abortOnTimeout("MPI_Win_lock_all", waitingFor: holders(of: lock, state, target, runtime))
-                    }
+                    if !lock.lockShared(state.pointee.waitPolicy) { abortOnLockTimeout("MPI_Win_lock_all", lock, state, target) }
                 }
             }
             Stats.count(.syncShm)
@@ -105,12 +101,18 @@ public enum PassiveTarget {
         return MPI_SUCCESS
     }
 
-    /// Whom a lock wait waited for: the exclusive holder the lock word records (its world rank + 1),
-    /// else (held shared, or by a rank of another job's making) the target.
-    private static func holders(of lock: SharedRWLock, _ state: UnsafeMutablePointer<WindowState>, _ target: Int,
-                                _ runtime: Runtime) -> [Int32] {
-        if let holder = lock.exclusiveHolder, holder > 0, holder <= UInt64(runtime.worldSize) { return [Int32(holder - 1)] }
-        return [state.pointee.targets[target].worldRank]
+    /// Ends the job after a lock wait timed out, naming whom it waited for: the exclusive holder the
+    /// lock word records (its world rank + 1), else (held shared, or by a rank of another job's
+    /// making) the target.
+    private static func abortOnLockTimeout(_ call: String, _ lock: SharedRWLock, _ state: UnsafeMutablePointer<WindowState>,
+                                           _ target: Int) -> Never {
+        let runtime = Runtime.current!
+        let holders = if let holder = lock.exclusiveHolder, holder > 0, holder <= UInt64(runtime.worldSize) {
+            [Int32(holder - 1)]
+        } else {
+            [state.pointee.targets[target].worldRank]
+        }
+        runtime.abortOnTimeout(call, waitingFor: holders)
     }
 
     enum Flush { case target(Int32), all, localTarget(Int32), localAll }

@@ -129,7 +129,7 @@ enum StagedTransfer {
                               result: UnsafeMutableRawPointer?) -> Int32 {
         let state = request.state
         let staged = state.pointee.staged!
-        let runtime = Runtime.current!
+        let policy = state.pointee.waitPolicy
         let target = Int(request.target)
         let mailbox = staged.pointee.mailboxes[target]
         let mine = staged.pointee.mailboxes[Int(state.pointee.rank)]
@@ -140,7 +140,7 @@ enum StagedTransfer {
 
         if result != nil {
             let fetchLock = SharedSpinLock(at: staged.pointee.fetchLock)
-            if !fetchLock.lock(token: 1, runtime.waitPolicy) { runtime.abortOnTimeout("a fetch from a staged MPI window", waitingFor: []) }
+            if !fetchLock.lock(token: 1, policy) { Runtime.current!.abortOnTimeout("a fetch from a staged MPI window", waitingFor: []) }
         }
         defer { if result != nil { SharedSpinLock(at: staged.pointee.fetchLock).unlock() } }
 
@@ -154,7 +154,7 @@ enum StagedTransfer {
                     sequence = staged.pointee.fetchSequence
                 }
                 let size = Record.totalSize(segments: chunk.segments, payload: payloads * chunk.bytes)
-                let end = mailbox.append(recordSize: size, runtime.waitPolicy, token: UInt64(state.pointee.rank) + 1,
+                let end = mailbox.append(recordSize: size, policy, token: UInt64(state.pointee.rank) + 1,
                                          whileWaiting: { drain(state, inMPI: true) }) { record in
                     record.storeBytes(of: UInt64(kind.rawValue) | UInt64(state.pointee.rank) << 32,
                                       toByteOffset: Record.kindAndOrigin, as: UInt64.self)
@@ -175,14 +175,14 @@ enum StagedTransfer {
                     if let compare = sources.1 { memcpy(payload + chunk.bytes, compare + chunk.packedStart, chunk.bytes) }
                 }
                 guard let end else {
-                    runtime.abortOnTimeout("staged MPI window (the target's inbox stayed full)",
+                    Runtime.current!.abortOnTimeout("staged MPI window (the target's inbox stayed full)",
                                            waitingFor: [state.pointee.targets[target].worldRank])
                 }
                 staged.pointee.appended[target] = end
                 if let result {
-                    let answered = waitUntil(runtime.waitPolicy) { drain(state, inMPI: true); return mine.replies.load() >= sequence }
+                    let answered = waitUntil(policy) { drain(state, inMPI: true); return mine.replies.load() >= sequence }
                     if !answered {
-                        runtime.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [state.pointee.targets[target].worldRank])
+                        Runtime.current!.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [state.pointee.targets[target].worldRank])
                     }
                     memcpy(result + chunk.packedStart, mine.replyArea, chunk.bytes)
                 }
@@ -222,12 +222,12 @@ enum StagedTransfer {
         let end = staged.pointee.appended[target]
         let tail = staged.pointee.mailboxes[target].tail
         if tail.load() >= end { return }
-        let runtime = Runtime.current!
-        if !waitUntil(runtime.waitPolicy, { drain(state, inMPI: true); return tail.load() >= end }) {
-            runtime.abortOnTimeout("\(call) (staged window)", waitingFor: [state.pointee.targets[target].worldRank])
+        if !waitUntil(state.pointee.waitPolicy, { drain(state, inMPI: true); return tail.load() >= end }) {
+            Runtime.current!.abortOnTimeout("\(call) (staged window)", waitingFor: [state.pointee.targets[target].worldRank])
         }
     }
 
+    @inline(__always)  // windows that are not staged pay one load
     static func awaitAllApplied(_ state: UnsafeMutablePointer<WindowState>, _ call: StaticString) {
         guard state.pointee.staged != nil else { return }
         for target in 0..<Int(state.pointee.memberCount) { awaitApplied(state, target, call) }
@@ -238,10 +238,17 @@ enum StagedTransfer {
     /// Applies the records waiting in this rank's inbox, in order. `inMPI`: the caller is inside an
     /// MPI call, so a record whose operation needs MPI_Reduce_local can be applied; the progress
     /// agent, which must not call MPI, leaves such a record (and those after it) to the next call.
-    /// Returns whether it applied anything.
-    @discardableResult
+    /// Returns whether it applied anything. Inline, so the waits of windows that are not staged
+    /// (fence, PSCW) pay one load for it.
+    @discardableResult @inline(__always)
     static func drain(_ state: UnsafeMutablePointer<WindowState>, inMPI: Bool) -> Bool {
         guard let staged = state.pointee.staged else { return false }
+        return drain(staged, state, inMPI: inMPI)
+    }
+
+    @inline(never)
+    private static func drain(_ staged: UnsafeMutablePointer<StagedWindow>, _ state: UnsafeMutablePointer<WindowState>,
+                              inMPI: Bool) -> Bool {
         let inbox = staged.pointee.mailboxes[Int(state.pointee.rank)]
         guard inbox.hasWork else { return false }
         let applyLock = SharedSpinLock(at: staged.pointee.applyLock)

@@ -17,10 +17,8 @@ enum ControlBlock {
     static let completions = 128
     /// SharedWord: the last fence barrier generation this member reached.
     static let fenceArrival = 192
-    /// SharedWord: member 0's word releases the fence barrier.
-    static let fenceRelease = 256
     /// SharedWord per member t: MPI_Win_post calls from t that named this member (PSCW origin side).
-    static let posts = 320
+    static let posts = 256
 
     static func size(members: Int) -> Int { roundUp(posts + 8 * members, to: lineSize) }
 }
@@ -62,8 +60,11 @@ struct WindowState {
     let regionSync: Bool
     let targets: UnsafeMutablePointer<TargetSlot>
     let control: UnsafeMutableRawPointer?
-    /// Fence barrier words: each member's arrival word, and member 0's release word.
+    /// Fence barrier words: each member's arrival word.
     let fenceArrivals: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>
+    /// The runtime's wait policy, copied here so that synchronization reads it without touching
+    /// the runtime object (reference counting); the runtime is only needed to report a time-out.
+    let waitPolicy: WaitPolicy
     /// Where the memory came from, to give it back.
     let memory: WindowMemory
     /// MPI_WIN_CREATE_FLAVOR as the program must read it (MPICH saw MPI_Win_create).
@@ -90,6 +91,7 @@ struct WindowState {
     var postedCount = 0
     var completionsExpected: UInt64 = 0
 
+    var worldRank: Int32 { targets[Int(rank)].worldRank }
 }
 
 enum WindowMemory {

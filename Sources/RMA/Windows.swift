@@ -146,7 +146,8 @@ public enum Windows {
         state.initialize(to: WindowState(
             handle: handle, rank: rank, memberCount: members, group: group, rankSequence: rankSequence(Int(members)),
             regionSync: regionSync,
-            targets: targets, control: control, fenceArrivals: fenceArrivals, memory: memory,
+            targets: targets, control: control, fenceArrivals: fenceArrivals, waitPolicy: Runtime.current!.waitPolicy,
+            memory: memory,
             flavor: flavor, attachments: attachments, staged: staged,
             access: zeroed(UInt8.self, Int(members)), startedTargets: zeroed(Int32.self, Int(members)),
             postsConsumed: zeroed(UInt64.self, Int(members)), postedOrigins: zeroed(Int32.self, Int(members))))

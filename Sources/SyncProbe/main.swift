@@ -178,12 +178,12 @@ func barrier(_ arguments: [String]) {
     let participant = integer(arguments, 2, "PARTICIPANT"), participants = integer(arguments, 3, "PARTICIPANTS")
     let generations = integer(arguments, 4, "GENERATIONS")
     guard participant < participants else { fail("participant \(participant) of \(participants)") }
-    let words = SyncWords(text(arguments, 1, "FILE"), words: 1 + participants * (1 + generations))
+    let words = SyncWords(text(arguments, 1, "FILE"), words: participants * (1 + generations))
     let arrivals = UnsafeMutableBufferPointer<UnsafeMutableRawPointer>.allocate(capacity: participants)
-    for index in 0..<participants { arrivals.initializeElement(at: index, to: words.address(1 + index)) }
-    let barrier = SharedBarrier(release: words.address(0), arrivals: UnsafeBufferPointer(arrivals))
+    for index in 0..<participants { arrivals.initializeElement(at: index, to: words.address(index)) }
+    let barrier = SharedBarrier(arrivals: UnsafeBufferPointer(arrivals))
     func value(_ generation: Int, _ of: Int) -> UnsafeMutablePointer<UInt64> {
-        words.plain(1 + participants + (generation - 1) * participants + of)
+        words.plain(participants + (generation - 1) * participants + of)
     }
     guard generations > 0 else { fail("expected at least one generation") }
     for generation in 1...generations {

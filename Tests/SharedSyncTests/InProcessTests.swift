@@ -7,12 +7,12 @@ final class SharedMemory: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     private let arrivals: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>
 
-    /// `words` words; the first `participants` after the release word (word 0) are barrier arrivals.
+    /// `words` words; the first `participants` are barrier arrivals.
     init(words: Int, participants: Int = 0) {
         base = .allocate(byteCount: words * 8, alignment: 64)
         base.initializeMemory(as: UInt64.self, repeating: 0, count: words)
         arrivals = .allocate(capacity: participants)
-        for index in 0..<participants { arrivals.initializeElement(at: index, to: base + 8 * (1 + index)) }
+        for index in 0..<participants { arrivals.initializeElement(at: index, to: base + 8 * index) }
     }
 
     deinit {
@@ -23,7 +23,7 @@ final class SharedMemory: @unchecked Sendable {
     func address(_ word: Int) -> UnsafeMutableRawPointer { base + 8 * word }
     func shared(_ word: Int) -> SharedWord { SharedWord(at: address(word)) }
     func plain(_ word: Int) -> UnsafeMutablePointer<UInt64> { address(word).assumingMemoryBound(to: UInt64.self) }
-    var barrier: SharedBarrier { SharedBarrier(release: address(0), arrivals: UnsafeBufferPointer(arrivals)) }
+    var barrier: SharedBarrier { SharedBarrier(arrivals: UnsafeBufferPointer(arrivals)) }
 }
 
 /// Runs `body(index)` on `count` threads of their own (so every one runs even on two cores) and joins them.
@@ -144,7 +144,7 @@ let minusOne = UInt64.max  // wrapping add of -1
     /// Each generation, every thread writes its value, passes the barrier, and reads everyone's.
     @Test func barrierPublishesStoresMadeBeforeIt() {
         let threads = 4, generations = 200
-        let valuesStart = 1 + threads
+        let valuesStart = threads
         let memory = SharedMemory(words: valuesStart + threads * generations, participants: threads)
         let failures = SharedMemory(words: 1)
         runThreads(threads) { thread in
@@ -165,7 +165,7 @@ let minusOne = UInt64.max  // wrapping add of -1
     }
 
     @Test func barrierTimeOutNamesTheMissingParticipant() {
-        let memory = SharedMemory(words: 5, participants: 4)
+        let memory = SharedMemory(words: 4, participants: 4)
         let outcomes = SharedMemory(words: 4)  // per thread: 1 when it reported exactly [2] missing
         let short = WaitPolicy(spinProbes: 10, timeoutSeconds: 0.3)
         runThreads(4) { participant in

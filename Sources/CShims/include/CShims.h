@@ -16,8 +16,8 @@ static inline void ivshmem_cpu_relax(void) {
 
 /* Copies with non-temporal (streaming) stores, for large blocks: they skip the
  * read-for-ownership of destination lines and do not evict the cache's working set. Measured
- * here on 1-16 MiB blocks that are not cached: about 1.5x plain memcpy; for cached blocks plain
- * memcpy is faster, hence the size threshold in ivshmem_copy.
+ * on 1-16 MiB blocks that were not cached: about 1.5x plain memcpy; for blocks the cache holds
+ * plain memcpy is faster, hence the size threshold in ivshmem_copy (Config.streamingThreshold).
  * Ends with a store fence, so the copy is ordered before any later release store. */
 void ivshmem_copy_streaming(void *destination, const void *source, size_t length);
 

@@ -52,11 +52,11 @@ enum LockKind: String, CaseIterable {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    // Fence: one SharedBarrier.arrive of the main thread (participant 0, which releases) while the
-    // peer (participant 1) arrives at the same generation.
+    // Fence: one SharedBarrier.arrive of the main thread (participant 0) while the peer
+    // (participant 1) arrives at the same generation.
     benchmark("barrier-round-trip", .perOperation(.kilo), fixture: {
-        try Duo(words: 3) { far in
-            let barrier = SharedBarrier(release: far[0], arrivals: UnsafeBufferPointer(rebasing: far[1...]))
+        try Duo(words: 2) { far in
+            let barrier = SharedBarrier(arrivals: far)
             var generation: UInt64 = 1
             return {
                 // A timed-out arrival is repeated: it publishes the same generation again.
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }) { benchmark, duo in
-        let barrier = SharedBarrier(release: duo.words[0], arrivals: UnsafeBufferPointer(rebasing: duo.words[1...]))
+        let barrier = SharedBarrier(arrivals: duo.words)
         for _ in benchmark.scaledIterations {
             duo.rounds += 1
             guard case .passed = barrier.arrive(participant: 0, generation: duo.rounds, policy) else {
