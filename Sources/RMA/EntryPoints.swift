@@ -13,25 +13,26 @@ import CMPI
 /// read afterwards; so it needs no atomics. Plain variables with constant initial values are laid
 /// out statically: no lazy initialization check on the way.
 public enum EntryPoints {
-    typealias PutCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Win) -> Int32
-    typealias GetCall = @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Win) -> Int32
-    typealias RequestPutCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Win,
-                                           UnsafeMutablePointer<MPI_Request>?) -> Int32
-    typealias RequestGetCall = @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Win,
-                                           UnsafeMutablePointer<MPI_Request>?) -> Int32
-    typealias AccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Op,
-                                           MPI_Win) -> Int32
-    typealias RequestAccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype,
-                                                  MPI_Op, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
-    typealias GetAccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype,
-                                              Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Op, MPI_Win) -> Int32
+    typealias PutCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype,
+        MPI_Win) -> Int32
+    typealias GetCall = @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype,
+        MPI_Win) -> Int32
+    typealias RequestPutCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype,
+        MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias RequestGetCall = @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32,
+        MPI_Datatype, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias AccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype,
+        MPI_Op, MPI_Win) -> Int32
+    typealias RequestAccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, MPI_Aint, Int32,
+        MPI_Datatype, MPI_Op, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias GetAccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32,
+        MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Op, MPI_Win) -> Int32
     typealias RequestGetAccumulateCall = @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32,
-                                                     MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Op, MPI_Win,
-                                                     UnsafeMutablePointer<MPI_Request>?) -> Int32
-    typealias FetchAndOpCall = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Datatype, Int32, MPI_Aint, MPI_Op,
-                                           MPI_Win) -> Int32
-    typealias CompareAndSwapCall = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Datatype, Int32,
-                                               MPI_Aint, MPI_Win) -> Int32
+        MPI_Datatype, Int32, MPI_Aint, Int32, MPI_Datatype, MPI_Op, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias FetchAndOpCall = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Datatype, Int32, MPI_Aint,
+        MPI_Op, MPI_Win) -> Int32
+    typealias CompareAndSwapCall = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Datatype,
+        Int32, MPI_Aint, MPI_Win) -> Int32
     typealias RankSyncCall = @convention(c) (Int32, MPI_Win) -> Int32
     typealias WindowSyncCall = @convention(c) (MPI_Win) -> Int32
 
