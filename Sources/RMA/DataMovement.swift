@@ -47,6 +47,7 @@ public enum DataMovement {
         }
     }
 
+    @inline(__always)  // with `direction` constant, a count and a tail call (EntryPoints.Table)
     static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                                     _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
                                     _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
@@ -79,7 +80,8 @@ public enum DataMovement {
         }
     }
 
-    private static func handToMPICHRequest(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    @inline(__always)
+    static func handToMPICHRequest(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
                                     _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
                                     _ targetType: MPI_Datatype, _ handle: MPI_Win,
                                     _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {

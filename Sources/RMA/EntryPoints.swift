@@ -38,16 +38,16 @@ public enum EntryPoints {
 
     enum Table {
         @exclusivity(unchecked) nonisolated(unsafe) static var put: PutCall = {
-            Stats.count(.putMpi); return PMPI_Put($0, $1, $2, $3, $4, $5, $6, $7)
+            DataMovement.handToMPICH(.put, UnsafeMutableRawPointer(mutating: $0), $1, $2, $3, $4, $5, $6, $7)
         }
         @exclusivity(unchecked) nonisolated(unsafe) static var get: GetCall = {
-            Stats.count(.getMpi); return PMPI_Get($0, $1, $2, $3, $4, $5, $6, $7)
+            DataMovement.handToMPICH(.get, $0, $1, $2, $3, $4, $5, $6, $7)
         }
         @exclusivity(unchecked) nonisolated(unsafe) static var requestPut: RequestPutCall = {
-            Stats.count(.putMpi); return PMPI_Rput($0, $1, $2, $3, $4, $5, $6, $7, $8)
+            DataMovement.handToMPICHRequest(.put, UnsafeMutableRawPointer(mutating: $0), $1, $2, $3, $4, $5, $6, $7, $8)
         }
         @exclusivity(unchecked) nonisolated(unsafe) static var requestGet: RequestGetCall = {
-            Stats.count(.getMpi); return PMPI_Rget($0, $1, $2, $3, $4, $5, $6, $7, $8)
+            DataMovement.handToMPICHRequest(.get, $0, $1, $2, $3, $4, $5, $6, $7, $8)
         }
         @exclusivity(unchecked) nonisolated(unsafe) static var accumulate: AccumulateCall = {
             Stats.count(.accMpi); return PMPI_Accumulate($0, $1, $2, $3, $4, $5, $6, $7, $8)
