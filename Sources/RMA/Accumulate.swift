@@ -24,8 +24,8 @@ public enum Accumulate {
         var fetches: Bool { result != nil }
 
         init(origin: UnsafeRawPointer?, originCount: Int32, originType: MPI_Datatype,
-                    result: UnsafeMutableRawPointer? = nil, resultCount: Int32 = 0, resultType: MPI_Datatype = MPI_DATATYPE_NULL,
-                    target: Int32, displacement: MPI_Aint, targetCount: Int32, targetType: MPI_Datatype, op: MPI_Op) {
+             result: UnsafeMutableRawPointer? = nil, resultCount: Int32 = 0, resultType: MPI_Datatype = MPI_DATATYPE_NULL,
+             target: Int32, displacement: MPI_Aint, targetCount: Int32, targetType: MPI_Datatype, op: MPI_Op) {
             (self.origin, self.originCount, self.originType) = (origin, originCount, originType)
             (self.result, self.resultCount, self.resultType) = (result, resultCount, resultType)
             (self.target, self.displacement, self.targetCount, self.targetType, self.op) = (target, displacement, targetCount, targetType, op)
@@ -75,7 +75,7 @@ public enum Accumulate {
     }
 
     static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,
-                        _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ handle: MPI_Win) -> Int32 {
+                               _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else {
             Stats.count(.accMpi)
             return PMPI_Compare_and_swap(origin, compare, result, type, target, displacement, handle)

@@ -49,8 +49,8 @@ public enum DataMovement {
 
     @inline(__always)  // with `direction` constant, a count and a tail call (EntryPoints.Table)
     static func handToMPICH(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
-                                    _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
-                                    _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
+                            _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
+                            _ targetCount: Int32, _ targetType: MPI_Datatype, _ handle: MPI_Win) -> Int32 {
         Stats.count(direction == .put ? .putMpi : .getMpi)
         return direction == .put
             ? PMPI_Put(origin, originCount, originType, target, displacement, targetCount, targetType, handle)
@@ -82,9 +82,9 @@ public enum DataMovement {
 
     @inline(__always)
     static func handToMPICHRequest(_ direction: Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
-                                    _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
-                                    _ targetType: MPI_Datatype, _ handle: MPI_Win,
-                                    _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+                                   _ originType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ targetCount: Int32,
+                                   _ targetType: MPI_Datatype, _ handle: MPI_Win,
+                                   _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
         Stats.count(direction == .put ? .putMpi : .getMpi)
         return direction == .put
             ? PMPI_Rput(origin, originCount, originType, target, displacement, targetCount, targetType, handle, request)

@@ -81,26 +81,26 @@ public enum EntryPoints {
             requestGet = { DataMovement.requestBased(.get, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
             accumulate = {
                 Accumulate.accumulate(.init(origin: $0, originCount: $1, originType: $2, target: $3, displacement: $4,
-                                                targetCount: $5, targetType: $6, op: $7), $8)
+                                            targetCount: $5, targetType: $6, op: $7), $8)
             }
             requestAccumulate = {
                 Accumulate.requestBased(.init(origin: $0, originCount: $1, originType: $2, target: $3, displacement: $4,
-                                                  targetCount: $5, targetType: $6, op: $7), $8, $9)
+                                              targetCount: $5, targetType: $6, op: $7), $8, $9)
             }
             getAccumulate = {
                 Accumulate.accumulate(.init(origin: $0, originCount: $1, originType: $2, result: $3, resultCount: $4,
-                                                resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
-                                                op: $10), $11)
+                                            resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
+                                            op: $10), $11)
             }
             requestGetAccumulate = {
                 Accumulate.requestBased(.init(origin: $0, originCount: $1, originType: $2, result: $3, resultCount: $4,
-                                                  resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
-                                                  op: $10), $11, $12)
+                                              resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
+                                              op: $10), $11, $12)
             }
             fetchAndOp = {
                 Accumulate.accumulate(.init(origin: $0, originCount: 1, originType: $2, result: $1, resultCount: 1,
-                                                resultType: $2, target: $3, displacement: $4, targetCount: 1, targetType: $2,
-                                                op: $5), $6)
+                                            resultType: $2, target: $3, displacement: $4, targetCount: 1, targetType: $2,
+                                            op: $5), $6)
             }
             compareAndSwap = { Accumulate.compareAndSwap($0, $1, $2, $3, $4, $5, $6) }
             flush = { PassiveTarget.flush(.target($0), $1) }

@@ -176,7 +176,7 @@ enum StagedTransfer {
                 }
                 guard let end else {
                     Runtime.current!.abortOnTimeout("staged MPI window (the target's inbox stayed full)",
-                                           waitingFor: [state.pointee.targets[target].worldRank])
+                                                    waitingFor: [state.pointee.targets[target].worldRank])
                 }
                 staged.pointee.appended[target] = end
                 if let result {

@@ -107,8 +107,9 @@ enum WindowTable {
     private static let leafSize = 1 << leafBits
     private static let rootSize = 1 << 15
     private typealias Leaf = UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>
-    /// nil until the first window enters: in a process whose windows all went to MPICH, every
-    /// call pays one load before it is handed on (scripts/overhead measures it).
+    /// nil until the first window enters: in a process whose windows all went to MPICH, a call the
+    /// function table does not cover (lock, unlock, fence, PSCW) pays one load before it is handed
+    /// on (scripts/overhead measures it).
     nonisolated(unsafe) private static let root = Atomic<UnsafeMutablePointer<Leaf?>?>(nil)
     /// Serializes writers (windows created on several threads at once); readers need no lock.
     private static let writers = Mutex(())
@@ -118,10 +119,6 @@ enum WindowTable {
         let bits = UInt32(bitPattern: handle)
         return Int((bits >> 30) & 1) << 26 | Int(bits & 0x03FF_FFFF)
     }
-
-    /// True until the first window enters.
-    @inline(__always)
-    static var isEmpty: Bool { root.load(ordering: .acquiring) == nil }
 
     @inline(__always)
     static func lookup(_ handle: MPI_Win) -> UnsafeMutablePointer<WindowState>? {
