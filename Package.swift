@@ -8,10 +8,10 @@ import PackageDescription
 let mpiInclude = ProcessInfo.processInfo.environment["IVSHMEM_RMA_MPI_INCLUDE"] ?? "/usr/include/x86_64-linux-gnu/mpich"
 let seesMPIHeader: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-I\(mpiInclude)"])]
 
-/// The path of a call handed to MPICH is a chain of tail jumps (Exports.swift, EntryPoints.swift):
-/// without a frame of their own (functions that call keep theirs, for profilers) and through the
-/// GOT instead of a PLT stub, it adds 5 instructions to MPICH's work instead of 15
-/// (scripts/overhead).
+/// The path of a call handed to the MPI library is a chain of tail jumps (Generated/Thunks.swift,
+/// Dispatch, EntryPoints.swift, MPILibrary): functions that only jump keep no frame of their own
+/// (functions that call keep theirs, for profilers), and library calls (memcpy in the copy of a
+/// put) go through the GOT without a PLT stub; scripts/overhead counts what the chain adds.
 let callsIntoMPICH: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-momit-leaf-frame-pointer", "-Xcc", "-fno-plt"])]
 
 let package = Package(
