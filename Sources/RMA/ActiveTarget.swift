@@ -40,16 +40,14 @@ public enum ActiveTarget {
         }
         let origins = UnsafeBufferPointer(start: state.pointee.postedOrigins, count: originCount)
         if state.pointee.regionSync {
-            if assertion & MPI_MODE_NOCHECK == 0 {
-                let me = Int(state.pointee.rank)
-                for origin in origins {
-                    SharedWord(at: state.pointee.targets[Int(origin)].control! + ControlBlock.posts + 8 * me).add(1)
-                }
-            }
+            if assertion & MPI_MODE_NOCHECK == 0 { signalPosts(state, origins) }
             Stats.count(.syncShm)
         } else {
             let code = PMPI_Win_post(group, assertion, handle)
             guard code == MPI_SUCCESS else { return code }
+            // Co-resident origins copy through the region: they wait for these words, not only for
+            // the MPI library's start, which may return before this post (see start).
+            if assertion & MPI_MODE_NOCHECK == 0 { signalPosts(state, origins) }
             Stats.count(.syncMpi)
         }
         state.pointee.completionsExpected += UInt64(originCount)
@@ -66,27 +64,43 @@ public enum ActiveTarget {
         }
         let targets = UnsafeBufferPointer(start: state.pointee.startedTargets, count: targetCount)
         if state.pointee.regionSync {
-            // Waits for every target's post here rather than at the first access: MPI allows it,
-            // and it keeps puts free of checks.
-            if assertion & MPI_MODE_NOCHECK == 0, let control = state.pointee.control {
-                for target in targets {
-                    state.pointee.postsConsumed[Int(target)] += 1
-                    let posts = SharedWord(at: control + ControlBlock.posts + 8 * Int(target))
-                    if !posts.wait(atLeast: state.pointee.postsConsumed[Int(target)], state.pointee.waitPolicy) {
-                        Runtime.current!.abortOnTimeout("MPI_Win_start", waitingFor: [state.pointee.targets[Int(target)].worldRank])
-                    }
-                }
-            }
+            if assertion & MPI_MODE_NOCHECK == 0 { awaitPosts(state, targets) }
             Stats.count(.syncShm)
         } else {
             let code = PMPI_Win_start(group, assertion, handle)
             guard code == MPI_SUCCESS else { return code }
+            // MPI lets MPI_Win_start return before the targets posted (MPICH ch3, MVAPICH2 and
+            // Intel MPI match lazily): region copies to co-resident targets wait for their posts.
+            if assertion & MPI_MODE_NOCHECK == 0 { awaitPosts(state, targets) }
             Stats.count(.syncMpi)
         }
         for target in targets { state.pointee.access[Int(target)] |= Access.started }
         state.pointee.startedCount = targetCount
         state.pointee.accessStarted = true
         return MPI_SUCCESS
+    }
+
+    /// Tells each co-resident origin of `origins` that this target posted (a counter per pair in
+    /// the origin's control block). Members on other servers have no control block here.
+    private static func signalPosts(_ state: UnsafeMutablePointer<WindowState>, _ origins: UnsafeBufferPointer<Int32>) {
+        let me = Int(state.pointee.rank)
+        for origin in origins {
+            guard let control = state.pointee.targets[Int(origin)].control else { continue }
+            SharedWord(at: control + ControlBlock.posts + 8 * me).add(1)
+        }
+    }
+
+    /// Waits until every co-resident target of `targets` posted. Here rather than at the first
+    /// access: MPI allows it, and it keeps puts free of checks.
+    private static func awaitPosts(_ state: UnsafeMutablePointer<WindowState>, _ targets: UnsafeBufferPointer<Int32>) {
+        guard let control = state.pointee.control else { return }
+        for target in targets where state.pointee.targets[Int(target)].control != nil {
+            state.pointee.postsConsumed[Int(target)] += 1
+            let posts = SharedWord(at: control + ControlBlock.posts + 8 * Int(target))
+            if !posts.wait(atLeast: state.pointee.postsConsumed[Int(target)], state.pointee.waitPolicy) {
+                Runtime.current!.abortOnTimeout("MPI_Win_start", waitingFor: [state.pointee.targets[Int(target)].worldRank])
+            }
+        }
     }
 
     public static func complete(_ handle: MPI_Win) -> Int32 {

@@ -28,7 +28,8 @@ public enum PassiveTarget {
             }
             Stats.count(.syncShm)
         } else {
-            let code = PMPI_Win_lock(lockType, target, assertion, handle)
+            var code = PMPI_Win_lock(lockType, target, assertion, handle)
+            if code == MPI_SUCCESS { code = awaitGrant(state, [target]) }
             guard code == MPI_SUCCESS else { return code }
             Stats.count(.syncMpi)
         }
@@ -73,7 +74,8 @@ public enum PassiveTarget {
             }
             Stats.count(.syncShm)
         } else {
-            let code = PMPI_Win_lock_all(assertion, handle)
+            var code = PMPI_Win_lock_all(assertion, handle)
+            if code == MPI_SUCCESS { code = awaitGrant(state, Array(0..<state.pointee.memberCount)) }
             guard code == MPI_SUCCESS else { return code }
             Stats.count(.syncMpi)
         }
@@ -99,6 +101,26 @@ public enum PassiveTarget {
         }
         state.pointee.lockAll = 0
         return MPI_SUCCESS
+    }
+
+    /// In a window spanning servers the MPI library grants the locks, and MPI lets MPI_Win_lock and
+    /// MPI_Win_lock_all return before the grant (MPICH ch3, MVAPICH2 and Intel MPI acquire at the
+    /// first operation or at unlock). Region copies to a co-resident target must wait for it: a
+    /// one-byte get from each such target, flushed, cannot complete before the lock is granted.
+    /// Targets whose window is empty can take no region copy, and need no proof.
+    private static func awaitGrant(_ state: UnsafeMutablePointer<WindowState>, _ targets: [Int32]) -> Int32 {
+        let handle = state.pointee.handle
+        var probe: UInt8 = 0
+        var probed = 0
+        for target in targets {
+            let slot = state.pointee.targets[Int(target)]
+            guard slot.control != nil, slot.size > 0 else { continue }
+            let code = PMPI_Get(&probe, 1, MPI_BYTE, target, 0, 1, MPI_BYTE, handle)
+            guard code == MPI_SUCCESS else { return code }
+            probed += 1
+        }
+        guard probed > 0 else { return MPI_SUCCESS }
+        return targets.count == 1 ? PMPI_Win_flush(targets[0], handle) : PMPI_Win_flush_all(handle)
     }
 
     /// Ends the job after a lock wait timed out, naming whom it waited for: the exclusive holder the

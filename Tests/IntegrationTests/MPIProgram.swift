@@ -49,6 +49,10 @@ extension MPIProgram {
     /// never finishes it (measured: no put arrived within 60 s), so only the library runs it.
     static let busyTarget = MPIProgram(name: "busy_target", calls: [])
 
+    /// 2+2 ranks on two regions: a co-resident origin's put must wait for a lock or post the MPI
+    /// library grants late (a target holding its own exclusive lock, a late post).
+    static let lateGrant = MPIProgram(name: "late_grant", calls: [.put])
+
     /// Deadlocks on purpose (never prints PASS); only the wait-timeout test runs it.
     static let lockWaitTimeout = MPIProgram(name: "lock_wait_timeout", calls: [])
 
@@ -60,5 +64,5 @@ extension MPIProgram {
     /// The main data-movement and synchronization programs, also run at 8 ranks.
     static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]
     /// Programs run with ranks split over two regions (two "servers").
-    static let acrossRegions: [MPIProgram] = [putGet, syncModes, accumulateOps, atomicity]
+    static let acrossRegions: [MPIProgram] = [putGet, syncModes, accumulateOps, atomicity, lateGrant]
 }
