@@ -25,8 +25,8 @@ extension MPIJob {
     var summary: String {
         let layout = groups.map { String($0.ranks) }.joined(separator: "+")
         let regions = groups.compactMap(\.region).count
-        let mode = preload == nil ? "plain MPICH" : "preloaded, \(regions) region file(s)"
-        return "\(program.name) at \(layout) ranks, \(placement), \(mode)"
+        let mode = preload == nil ? "no preload" : "preloaded, \(regions) region file(s)"
+        return "\(program.name) at \(layout) ranks, \(placement), \(implementation), \(mode)"
     }
 
     /// Variables of every preloaded job: stats on, and a library wait timeout well below
@@ -52,13 +52,14 @@ func runAndCheck(
 func runOnRegions(
     _ program: MPIProgram, ranks: Int, regions regionCount: Int = 1, environment: [(String, String)] = [],
     arguments: [String] = [], stats expectation: StatsExpectation = .oneRegion, warnings: WarningExpectation = .none,
-    sourceLocation: SourceLocation = #_sourceLocation
+    implementation: MPIImplementation = .debianMPICH, sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> JobResult {
     let library = try TestFixtures.requireLibrary()
     return try withRegionFiles(regionCount) { regions in
         let job = MPIJob(
-            program: program, groups: regions.map { RankGroup(ranks: ranks, region: $0) }, preload: library,
-            environment: MPIJob.libraryEnvironment + environment, arguments: arguments)
+            program: program, groups: regions.map { RankGroup(ranks: ranks, region: $0) },
+            implementation: implementation, preload: library, environment: MPIJob.libraryEnvironment + environment,
+            arguments: arguments)
         return try runAndCheck(job, stats: expectation, warnings: warnings, sourceLocation: sourceLocation)
     }
 }

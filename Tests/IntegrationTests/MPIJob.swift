@@ -12,10 +12,11 @@ enum Placement: Sendable {
     /// the benchmarks keep TCP for the "between VMs today" column.
     case simulatedVMs
 
-    var environment: [(String, String)] {
+    /// What makes `implementation` place the ranks so.
+    func environment(of implementation: MPIImplementation) -> [(String, String)] {
         switch self {
         case .bareMetal: []
-        case .simulatedVMs: [("MPIR_CVAR_NOLOCAL", "1"), ("UCX_TLS", "sm,self")]
+        case .simulatedVMs: implementation.simulatedVMEnvironment
         }
     }
 }
@@ -32,6 +33,8 @@ struct MPIJob: Sendable {
     var program: MPIProgram
     var groups: [RankGroup]
     var placement: Placement = .simulatedVMs
+    /// The MPI the program is compiled with and run under.
+    var implementation: MPIImplementation = .debianMPICH
     /// LD_PRELOAD for every rank (never for mpiexec itself).
     var preload: URL?
     /// More variables for every rank.
@@ -45,11 +48,11 @@ struct MPIJob: Sendable {
     var effectiveTimeout: Int { timeoutSeconds ?? (totalRanks <= 4 ? 90 : 180) }
 
     /// Variables the harness controls; inherited values would change what a job tests.
-    static let controlledVariablePrefixes = ["IVSHMEM_RMA_", "LD_PRELOAD", "MPIR_CVAR_", "UCX_TLS"]
+    static let controlledVariablePrefixes = ["IVSHMEM_RMA_", "LD_PRELOAD", "MPIR_CVAR_", "UCX_TLS", "I_MPI_", "FI_"]
 
     func commandLine(executable: URL) -> [String] {
-        var command = ["/usr/bin/timeout", "-k", "5", String(effectiveTimeout), "mpiexec"]
-        var rankEnvironment = placement.environment + environment
+        var command = ["/usr/bin/timeout", "-k", "5", String(effectiveTimeout), implementation.mpiexec]
+        var rankEnvironment = placement.environment(of: implementation) + environment
         if let preload { rankEnvironment.append(("LD_PRELOAD", preload.path)) }
         for (name, value) in rankEnvironment { command += ["-genv", name, value] }
         for (index, group) in groups.enumerated() {
@@ -64,11 +67,17 @@ struct MPIJob: Sendable {
 
     /// Starts the job; `RunningJob.finish()` waits for it.
     func start() throws -> RunningJob {
-        try RunningJob(job: self, executable: CompiledPrograms.executable(for: program))
+        try RunningJob(
+            job: self, executable: CompiledPrograms.executable(for: program, compiler: implementation.mpicc))
     }
 
     func run() throws -> JobResult {
         try start().finish()
+    }
+
+    /// Runs `executable` (a program shipped with the MPI, not one of `Programs/`) as this job.
+    func run(executable: URL) throws -> JobResult {
+        try RunningJob(job: self, executable: executable).finish()
     }
 }
 
@@ -96,6 +105,7 @@ final class RunningJob {
         }
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        for (name, value) in job.implementation.launchEnvironment { environment[name] = value }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)

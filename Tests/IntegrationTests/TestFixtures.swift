@@ -60,21 +60,35 @@ enum TestFixtures {
 /// Read by the atexit handler, which cannot capture context; written once, before use.
 nonisolated(unsafe) private var scratchPathForCleanup: UnsafeMutablePointer<CChar>?
 
-/// The C programs, compiled once per test process with `mpicc -O2 -Wall`.
+/// The C programs, compiled once per test process and compiler wrapper with `mpicc -O2 -Wall`.
 enum CompiledPrograms {
     struct CompileFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    private static let compiled: Result<URL, CompileFailure> = compileAll()
+    /// Output directory (or failure) per compiler wrapper, filled on first use.
+    private static let compiled = CompiledDirectories()
 
-    /// The executable of `program`; throws (failing the test) when compilation failed.
-    static func executable(for program: MPIProgram) throws -> URL {
-        try compiled.get().appendingPathComponent(program.name)
+    /// The executable of `program` built by `compiler`; throws (failing the test) when compilation failed.
+    static func executable(for program: MPIProgram, compiler: String = "mpicc") throws -> URL {
+        try compiled.directory(for: compiler).get().appendingPathComponent(program.name)
     }
 
-    private static func compileAll() -> Result<URL, CompileFailure> {
-        let output = TestFixtures.scratchDirectory.appendingPathComponent("programs", isDirectory: true)
+    private final class CompiledDirectories: @unchecked Sendable {
+        private let lock = NSLock()
+        private var directories: [String: Result<URL, CompileFailure>] = [:]
+        func directory(for compiler: String) -> Result<URL, CompileFailure> {
+            lock.lock()
+            defer { lock.unlock() }
+            if let known = directories[compiler] { return known }
+            let result = compileAll(with: compiler, into: "programs-\(directories.count)")
+            directories[compiler] = result
+            return result
+        }
+    }
+
+    private static func compileAll(with compiler: String, into name: String) -> Result<URL, CompileFailure> {
+        let output = TestFixtures.scratchDirectory.appendingPathComponent(name, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             let sources = try FileManager.default.contentsOfDirectory(atPath: TestFixtures.programsDirectory.path)
@@ -85,7 +99,7 @@ enum CompiledPrograms {
             for source in sources {
                 let name = String(source.dropLast(2))
                 let arguments = [
-                    "mpicc", "-O2", "-Wall", "-o", output.appendingPathComponent(name).path,
+                    compiler, "-O2", "-Wall", "-o", output.appendingPathComponent(name).path,
                     TestFixtures.programsDirectory.appendingPathComponent(source).path,
                 ]
                 let result = try runToCompletion(arguments)

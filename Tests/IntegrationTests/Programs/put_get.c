@@ -123,13 +123,17 @@ static void request_round(size_t len, size_t offset, int round) {
 static void int_round(int round) {
     enum { COUNT = 1000 };
     reset_window();
-    int values[COUNT];
+    /* One origin buffer per target: a buffer may not be reused before the flush completes its put
+     * (MPICH 5's UCX netmod still reads it after MPI_Put returns). */
+    int *values = xmalloc((size_t)world_size * COUNT * sizeof(int));
     for (int target = 0; target < world_size; target++) {
-        for (int i = 0; i < COUNT; i++) values[i] = pattern(world_rank, target, i, round);
-        MPI_OK(MPI_Put(values, COUNT, MPI_INT, target, (MPI_Aint)((size_t)world_rank * SLOT_BYTES + 16), COUNT,
+        int *to_target = values + (size_t)target * COUNT;
+        for (int i = 0; i < COUNT; i++) to_target[i] = pattern(world_rank, target, i, round);
+        MPI_OK(MPI_Put(to_target, COUNT, MPI_INT, target, (MPI_Aint)((size_t)world_rank * SLOT_BYTES + 16), COUNT,
                        MPI_INT, win));
     }
     MPI_OK(MPI_Win_flush_all(win));
+    free(values);
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     MPI_OK(MPI_Win_sync(win));
     for (int origin = 0; origin < world_size; origin++) {

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// A core program at a rank count and window flavor, as one case of the ABI matrix.
+struct MatrixRun: Sendable, CustomTestStringConvertible {
+    let program: MPIProgram
+    let ranks: Int
+    /// IT_WINDOW_FLAVOR of the core programs (see common.h): MPI_Win_allocate or MPI_Win_create.
+    let flavor: String
+    var testDescription: String { "\(program.name), \(ranks) ranks, MPI_Win_\(flavor)" }
+    var environment: [(String, String)] { [("IT_WINDOW_FLAVOR", flavor)] }
+
+    /// Both flavors at 2 ranks, MPI_Win_allocate also at 4: small, since CI runs it every time.
+    static let cases: [MatrixRun] = MPIProgram.core.flatMap { program in
+        [(2, "allocate"), (2, "create"), (4, "allocate")].map { MatrixRun(program: program, ranks: $0, flavor: $1) }
+    }
+
+    /// Each rank its own simulated VM, no preload: the program and the MPI are right by themselves.
+    func runPlain(on implementation: MPIImplementation) throws {
+        let job = MPIJob(
+            program: program, groups: [RankGroup(ranks: ranks)], implementation: implementation, environment: environment)
+        try runAndCheck(job, stats: .absent)
+    }
+
+    /// Preloaded, every rank on one region: every call served by the region, which the stats name.
+    func runServed(on implementation: MPIImplementation) throws {
+        let result = try runOnRegions(program, ranks: ranks, environment: environment, implementation: implementation)
+        expectRegionNamed(in: result)
+    }
+}
+
+/// Every stats line names the job's region file (not `none`), as its `region=` field; missing
+/// stats lines are `statsProblems`' to report.
+func expectRegionNamed(in result: JobResult, sourceLocation: SourceLocation = #_sourceLocation) {
+    let stats = RankStats.parse(stderr: result.stderr).stats
+    guard !stats.isEmpty else { return }
+    let regions = Set(stats.map { $0.values["region"] ?? "(missing)" })
+    let regionArguments = result.command.indices.filter { result.command[$0] == "IVSHMEM_RMA_REGION" }
+        .map { result.command[$0 + 1] }
+    #expect(regions == Set(regionArguments), "stats lines name regions \(regions)\n\(result.report)",
+            sourceLocation: sourceLocation)
+}
+
+/// Intel MPI Benchmarks' IMB-RMA, shipped with Intel MPI: a short run of the benchmarks that
+/// cover put, get and accumulate from both ranks (a few seconds, not the full default run).
+enum IMBRMA {
+    /// `calls`: what every rank makes through the region when served (both ranks put and get).
+    static let program = MPIProgram(name: "IMB-RMA", calls: [.put, .get], usesPassThroughWindows: true)
+    static let arguments = [
+        "-npmin", "2", "-iter", "50", "-msglog", "0:10",
+        "Unidir_put", "Unidir_get", "Bidir_put", "Bidir_get", "Accumulate", "Get_accumulate", "Fetch_and_op",
+        "Compare_and_swap",
+    ]
+    /// IMB's last line before MPI_Finalize: every benchmark ran.
+    static let completionLine = "# All processes entering MPI_Finalize"
+
+    static func run(on implementation: MPIImplementation, region: RegionFile?) throws -> (MPIJob, JobResult) {
+        let library = try region.map { _ in try TestFixtures.requireLibrary() }
+        let job = MPIJob(
+            program: program, groups: [RankGroup(ranks: 2, region: region)], implementation: implementation,
+            preload: library, environment: library == nil ? [] : MPIJob.libraryEnvironment, arguments: arguments)
+        let result = try job.run(executable: implementation.shippedProgram(program.name))
+        try requireNotHung(result, of: job)
+        #expect(result.exitStatus == 0, "exit status \(result.exitStatus)\n\(result.report)")
+        #expect(result.stdoutLines.contains(Substring(completionLine)), "no \"\(completionLine)\"\n\(result.report)")
+        return (job, result)
+    }
+}
+
+/// The core programs, built once and run unmodified under other MPIs of the MPICH ABI family
+/// (from their PyPI wheels, see scripts/mpi-wheels), plain and with the library preloaded.
+/// Each MPI's cases skip, naming it, when its wheel is not unpacked.
+@Suite("ABI matrix: MPIs of the MPICH ABI family", .serialized)
+struct ABIMatrixTests {
+    @Suite("MPICH 5.0.2", .enabled(if: MPIImplementation.mpich5.isAvailable, MPIImplementation.mpich5.unavailableComment))
+    struct MPICH5 {
+        @Test("no preload, simulated VMs", arguments: MatrixRun.cases)
+        func plain(run: MatrixRun) throws { try run.runPlain(on: .mpich5) }
+
+        @Test("preloaded, one region", arguments: MatrixRun.cases)
+        func served(run: MatrixRun) throws { try run.runServed(on: .mpich5) }
+    }
+
+    @Suite(
+        "Intel MPI 2021.13 (programs built by MPICH 5's mpicc)",
+        .enabled(if: MPIImplementation.intelMPI.isAvailable, MPIImplementation.intelMPI.unavailableComment))
+    struct IntelMPI {
+        @Test("no preload, simulated VMs", arguments: MatrixRun.cases)
+        func plain(run: MatrixRun) throws { try run.runPlain(on: .intelMPI) }
+
+        @Test("preloaded, one region", arguments: MatrixRun.cases)
+        func served(run: MatrixRun) throws { try run.runServed(on: .intelMPI) }
+
+        /// MPICH 5's builds carry a RUNPATH to MPICH 5's lib/; LD_LIBRARY_PATH must win over it.
+        @Test("the programs load Intel's libmpi, over TCP")
+        func runsOnIntelsLibrary() throws {
+            let job = MPIJob(
+                program: .putGet, groups: [RankGroup(ranks: 2)], implementation: .intelMPI,
+                environment: [("I_MPI_DEBUG", "2")])
+            let result = try runAndCheck(job, stats: .absent)
+            for startupLine in ["Intel(R) MPI Library, Version 2021.13", "libfabric provider: tcp"] {
+                #expect(result.stdout.contains(startupLine), "no \"\(startupLine)\" in:\n\(result.report)")
+            }
+        }
+
+        @Test("IMB-RMA, no preload")
+        func imbPlain() throws {
+            let (job, result) = try IMBRMA.run(on: .intelMPI, region: nil)
+            #expect(statsProblems(result, program: job.program, ranks: 2, expectation: .absent).isEmpty)
+        }
+
+        @Test("IMB-RMA preloaded, one region: its puts and gets served")
+        func imbServed() throws {
+            try withRegionFiles(1) { regions in
+                let (job, result) = try IMBRMA.run(on: .intelMPI, region: regions[0])
+                let problems = statsProblems(result, program: job.program, ranks: 2, expectation: .oneRegion)
+                #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(result.report)")
+                // Its accumulate benchmarks accumulate from rank 0 only.
+                let accumulatesServed = RankStats.parse(stderr: result.stderr).stats.map { $0.count(.acc, .shm) }
+                    .reduce(0, +)
+                #expect(accumulatesServed > 0, "no acc_shm counted\n\(result.report)")
+                expectRegionNamed(in: result)
+            }
+        }
+    }
+}
