@@ -60,32 +60,64 @@ enum TestFixtures {
 /// Read by the atexit handler, which cannot capture context; written once, before use.
 nonisolated(unsafe) private var scratchPathForCleanup: UnsafeMutablePointer<CChar>?
 
-/// The C programs, compiled once per test process with `mpicc -O2 -Wall`.
+/// The C programs (`mpicc -O2 -Wall`) and the Fortran ones (`mpifort`, compiled apart so a
+/// missing Fortran compiler fails only the Fortran tests), each set once per test process.
 enum CompiledPrograms {
     struct CompileFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    private static let compiled: Result<URL, CompileFailure> = compileAll()
+    private static let compiledC = compileAll(suffix: ".c", compiler: ["mpicc", "-O2", "-Wall"])
+    private static let compiledFortran = compileAll(suffix: ".f90", compiler: ["mpifort", "-O2", "-Wall"])
 
     /// The executable of `program`; throws (failing the test) when compilation failed.
     static func executable(for program: MPIProgram) throws -> URL {
-        try compiled.get().appendingPathComponent(program.name)
+        let fortranSource = TestFixtures.programsDirectory.appendingPathComponent(program.name + ".f90")
+        let compiled = FileManager.default.fileExists(atPath: fortranSource.path) ? compiledFortran : compiledC
+        return try compiled.get().appendingPathComponent(program.name)
     }
 
-    private static func compileAll() -> Result<URL, CompileFailure> {
+    /// `Programs/tools/<name>.c` built as `lib<name>.so` (`mpicc -shared -fPIC`), once per test process.
+    static func sharedLibrary(named name: String) throws -> URL {
+        try builtTools.get().appendingPathComponent("lib\(name).so")
+    }
+
+    private static let builtTools: Result<URL, CompileFailure> = {
+        let output = TestFixtures.scratchDirectory.appendingPathComponent("tools", isDirectory: true)
+        let tools = TestFixtures.programsDirectory.appendingPathComponent("tools", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            for source in try FileManager.default.contentsOfDirectory(atPath: tools.path) where source.hasSuffix(".c") {
+                let library = output.appendingPathComponent("lib\(source.dropLast(2)).so")
+                let arguments = [
+                    "mpicc", "-O2", "-Wall", "-shared", "-fPIC", "-o", library.path,
+                    tools.appendingPathComponent(source).path,
+                ]
+                let result = try runToCompletion(arguments)
+                guard result.status == 0 else {
+                    return .failure(CompileFailure(description: "\(arguments.joined(separator: " ")) failed:\n\(result.output)"))
+                }
+            }
+            return .success(output)
+        } catch {
+            return .failure(CompileFailure(description: "building the tools in \(tools.path) failed: \(error)"))
+        }
+    }()
+
+    private static func compileAll(suffix: String, compiler: [String]) -> Result<URL, CompileFailure> {
         let output = TestFixtures.scratchDirectory.appendingPathComponent("programs", isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             let sources = try FileManager.default.contentsOfDirectory(atPath: TestFixtures.programsDirectory.path)
-                .filter { $0.hasSuffix(".c") }.sorted()
+                .filter { $0.hasSuffix(suffix) }.sorted()
             guard !sources.isEmpty else {
-                return .failure(CompileFailure(description: "no C programs in \(TestFixtures.programsDirectory.path)"))
+                return .failure(
+                    CompileFailure(description: "no \(suffix) programs in \(TestFixtures.programsDirectory.path)"))
             }
             for source in sources {
-                let name = String(source.dropLast(2))
-                let arguments = [
-                    "mpicc", "-O2", "-Wall", "-o", output.appendingPathComponent(name).path,
+                let name = String(source.dropLast(suffix.count))
+                let arguments = compiler + [
+                    "-o", output.appendingPathComponent(name).path,
                     TestFixtures.programsDirectory.appendingPathComponent(source).path,
                 ]
                 let result = try runToCompletion(arguments)
@@ -100,7 +132,7 @@ enum CompiledPrograms {
     }
 
     /// Runs a short command (found on PATH), returning its exit status and merged output.
-    private static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         let pipe = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
