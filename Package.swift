@@ -1,10 +1,17 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
-/// The path of a call handed to MPICH is a chain of tail jumps (Exports.swift, EntryPoints.swift):
-/// without a frame of their own (functions that call keep theirs, for profilers) and through the
-/// GOT instead of a PLT stub, it adds 5 instructions to MPICH's work instead of 15
-/// (scripts/overhead).
+/// The directory of the MPICH-ABI mpi.h the engine is compiled against (types and constants only:
+/// nothing is linked, MPILibraryLoader finds the MPI library at run time). Debian's MPICH by
+/// default; IVSHMEM_RMA_MPI_INCLUDE names another.
+let mpiInclude = ProcessInfo.processInfo.environment["IVSHMEM_RMA_MPI_INCLUDE"] ?? "/usr/include/x86_64-linux-gnu/mpich"
+let seesMPIHeader: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-I\(mpiInclude)"])]
+
+/// The path of a call handed to the MPI library is a chain of tail jumps (Generated/Thunks.swift,
+/// Dispatch, EntryPoints.swift, MPILibrary): functions that only jump keep no frame of their own
+/// (functions that call keep theirs, for profilers), and library calls (memcpy in the copy of a
+/// put) go through the GOT without a PLT stub; scripts/overhead counts what the chain adds.
 let callsIntoMPICH: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-momit-leaf-frame-pointer", "-Xcc", "-fno-plt"])]
 
 let package = Package(
@@ -22,8 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
-        // MPICH's mpi.h for Swift (pkg-config mpich).
-        .systemLibrary(name: "CMPI", pkgConfig: "mpich", providers: [.apt(["libmpich-dev"])]),
+        // mpi.h of the MPICH ABI for Swift: types and constants; nothing is linked (shim.h).
+        .systemLibrary(name: "CMPI", providers: [.apt(["libmpich-dev"])]),
         .target(name: "CShims"),
         // Cross-process primitives over atomics at raw addresses. No MPI.
         .target(name: "SharedSync", dependencies: [
@@ -43,9 +50,9 @@ let package = Package(
         .target(name: "RMA", dependencies: [
             "CMPI", "CShims", "SharedSync", "Region",
             .product(name: "Atomics", package: "swift-atomics"),
-        ], swiftSettings: callsIntoMPICH),
+        ], swiftSettings: callsIntoMPICH + seesMPIHeader),
         // The @_cdecl surface: one forwarding line per MPI function.
-        .target(name: "IvshmemRMAExports", dependencies: ["RMA", "CMPI"], swiftSettings: callsIntoMPICH),
+        .target(name: "IvshmemRMAExports", dependencies: ["RMA"], swiftSettings: callsIntoMPICH + seesMPIHeader),
         // `ivshmem-rma`: parsing and presentation only; the logic lives in Region and IvshmemServer.
         .executableTarget(name: "IvshmemRMATool", dependencies: [
             "Region", "SharedSync", "IvshmemServer",

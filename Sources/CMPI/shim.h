@@ -1,3 +1,5 @@
+/* mpi.h of the MPICH ABI, for its types and constants only: the library links no MPI library
+ * (MPILibraryLoader finds it in the process). Package.swift puts its directory on the path. */
 #include <mpi.h>
 
 /* mpi.h spells these as casts of parenthesized literals, which Swift does not import. */

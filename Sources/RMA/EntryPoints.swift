@@ -111,7 +111,7 @@ public enum EntryPoints {
         }
     }
 
-    // The MPI calls, each a load and a jump through the table: what Exports.swift forwards to.
+    // The MPI calls, each a load and a jump through the table: what the generated thunks (Generated/Thunks.swift) call.
 
     public static func put(_ origin: UnsafeRawPointer?, _ originCount: Int32, _ originType: MPI_Datatype, _ target: Int32,
                            _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype, _ win: MPI_Win) -> Int32 {

@@ -42,6 +42,9 @@ public enum Lifecycle {
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold
         Runtime.current = runtime
+        runtime.explain("MPI library \(MPILibraryLoader.libraryPath)" + (MPILibraryLoader.profiledFunctions.isEmpty ? "" :
+            "; a profiling tool loaded after this library sees the program's " +
+            MPILibraryLoader.profiledFunctions.joined(separator: ", ") + " first and hands them back through PMPI"))
         if Policy.mayServe(runtime) {
             EntryPoints.Table.serveThroughRegion()
         } else if runtime.region != nil {

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "SymbolLookup.h"
+
 /* The spin-wait hint: tells the core (and an SMT sibling) that this is a busy-wait loop. */
 static inline void ivshmem_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
