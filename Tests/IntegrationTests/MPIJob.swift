@@ -37,6 +37,10 @@ struct MPIJob: Sendable {
     var implementation: MPIImplementation = .debianMPICH
     /// LD_PRELOAD for every rank (never for mpiexec itself).
     var preload: URL?
+    /// Another library preloaded beside `preload` (a PMPI tool), first or last in LD_PRELOAD.
+    var companionPreload: (library: URL, first: Bool)? = nil
+    /// Runs `Programs/python/<name>.py` with this interpreter instead of a compiled program.
+    var interpreter: URL? = nil
     /// More variables for every rank.
     var environment: [(String, String)] = []
     var arguments: [String] = []
@@ -53,12 +57,15 @@ struct MPIJob: Sendable {
     func commandLine(executable: URL) -> [String] {
         var command = ["/usr/bin/timeout", "-k", "5", String(effectiveTimeout), implementation.mpiexec]
         var rankEnvironment = placement.environment(of: implementation) + environment
-        if let preload { rankEnvironment.append(("LD_PRELOAD", preload.path)) }
+        var preloads = preload.map { [$0] } ?? []
+        if let companion = companionPreload { preloads.insert(companion.library, at: companion.first ? 0 : preloads.count) }
+        if !preloads.isEmpty { rankEnvironment.append(("LD_PRELOAD", preloads.map(\.path).joined(separator: ":"))) }
         for (name, value) in rankEnvironment { command += ["-genv", name, value] }
         for (index, group) in groups.enumerated() {
             if index > 0 { command.append(":") }
             command += ["-n", String(group.ranks)]
             if let region = group.region { command += ["-env", "IVSHMEM_RMA_REGION", region.path] }
+            if let interpreter { command.append(interpreter.path) }
             command.append(executable.path)
             command += arguments
         }
@@ -67,8 +74,10 @@ struct MPIJob: Sendable {
 
     /// Starts the job; `RunningJob.finish()` waits for it.
     func start() throws -> RunningJob {
-        try RunningJob(
-            job: self, executable: CompiledPrograms.executable(for: program, compiler: implementation.mpicc))
+        let script = TestFixtures.programsDirectory.appendingPathComponent("python/\(program.name).py")
+        return try RunningJob(
+            job: self,
+            executable: interpreter == nil ? CompiledPrograms.executable(for: program, compiler: implementation.mpicc) : script)
     }
 
     func run() throws -> JobResult {

@@ -60,7 +60,9 @@ enum TestFixtures {
 /// Read by the atexit handler, which cannot capture context; written once, before use.
 nonisolated(unsafe) private var scratchPathForCleanup: UnsafeMutablePointer<CChar>?
 
-/// The C programs, compiled once per test process and compiler wrapper with `mpicc -O2 -Wall`.
+/// The C programs (`<mpicc> -O2 -Wall`, once per compiler wrapper: one per MPI of the matrix) and
+/// the Fortran ones (`mpifort`, compiled apart so a missing Fortran compiler fails only the Fortran
+/// tests), each built once per test process.
 enum CompiledPrograms {
     struct CompileFailure: Error, CustomStringConvertible {
         let description: String
@@ -68,10 +70,17 @@ enum CompiledPrograms {
 
     /// Output directory (or failure) per compiler wrapper, filled on first use.
     private static let compiled = CompiledDirectories()
+    private static let compiledFortran = compileAll(suffix: ".f90", compiler: ["mpifort", "-O2", "-Wall"],
+                                                    into: "programs-fortran")
 
-    /// The executable of `program` built by `compiler`; throws (failing the test) when compilation failed.
+    /// The executable of `program` built by `compiler` (`mpifort` for a Fortran program); throws
+    /// (failing the test) when compilation failed.
     static func executable(for program: MPIProgram, compiler: String = "mpicc") throws -> URL {
-        try compiled.directory(for: compiler).get().appendingPathComponent(program.name)
+        let fortranSource = TestFixtures.programsDirectory.appendingPathComponent(program.name + ".f90")
+        if FileManager.default.fileExists(atPath: fortranSource.path) {
+            return try compiledFortran.get().appendingPathComponent(program.name)
+        }
+        return try compiled.directory(for: compiler).get().appendingPathComponent(program.name)
     }
 
     private final class CompiledDirectories: @unchecked Sendable {
@@ -81,25 +90,53 @@ enum CompiledPrograms {
             lock.lock()
             defer { lock.unlock() }
             if let known = directories[compiler] { return known }
-            let result = compileAll(with: compiler, into: "programs-\(directories.count)")
+            let result = compileAll(suffix: ".c", compiler: [compiler, "-O2", "-Wall"], into: "programs-\(directories.count)")
             directories[compiler] = result
             return result
         }
     }
 
-    private static func compileAll(with compiler: String, into name: String) -> Result<URL, CompileFailure> {
+    /// `Programs/tools/<name>.c` built as `lib<name>.so` (`mpicc -shared -fPIC`), once per test process.
+    static func sharedLibrary(named name: String) throws -> URL {
+        try builtTools.get().appendingPathComponent("lib\(name).so")
+    }
+
+    private static let builtTools: Result<URL, CompileFailure> = {
+        let output = TestFixtures.scratchDirectory.appendingPathComponent("tools", isDirectory: true)
+        let tools = TestFixtures.programsDirectory.appendingPathComponent("tools", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            for source in try FileManager.default.contentsOfDirectory(atPath: tools.path) where source.hasSuffix(".c") {
+                let library = output.appendingPathComponent("lib\(source.dropLast(2)).so")
+                let arguments = [
+                    "mpicc", "-O2", "-Wall", "-shared", "-fPIC", "-o", library.path,
+                    tools.appendingPathComponent(source).path,
+                ]
+                let result = try runToCompletion(arguments)
+                guard result.status == 0 else {
+                    return .failure(CompileFailure(description: "\(arguments.joined(separator: " ")) failed:\n\(result.output)"))
+                }
+            }
+            return .success(output)
+        } catch {
+            return .failure(CompileFailure(description: "building the tools in \(tools.path) failed: \(error)"))
+        }
+    }()
+
+    private static func compileAll(suffix: String, compiler: [String], into name: String) -> Result<URL, CompileFailure> {
         let output = TestFixtures.scratchDirectory.appendingPathComponent(name, isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             let sources = try FileManager.default.contentsOfDirectory(atPath: TestFixtures.programsDirectory.path)
-                .filter { $0.hasSuffix(".c") }.sorted()
+                .filter { $0.hasSuffix(suffix) }.sorted()
             guard !sources.isEmpty else {
-                return .failure(CompileFailure(description: "no C programs in \(TestFixtures.programsDirectory.path)"))
+                return .failure(
+                    CompileFailure(description: "no \(suffix) programs in \(TestFixtures.programsDirectory.path)"))
             }
             for source in sources {
-                let name = String(source.dropLast(2))
-                let arguments = [
-                    compiler, "-O2", "-Wall", "-o", output.appendingPathComponent(name).path,
+                let name = String(source.dropLast(suffix.count))
+                let arguments = compiler + [
+                    "-o", output.appendingPathComponent(name).path,
                     TestFixtures.programsDirectory.appendingPathComponent(source).path,
                 ]
                 let result = try runToCompletion(arguments)
@@ -114,7 +151,7 @@ enum CompiledPrograms {
     }
 
     /// Runs a short command (found on PATH), returning its exit status and merged output.
-    private static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func runToCompletion(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         let pipe = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
