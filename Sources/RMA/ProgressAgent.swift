@@ -1,3 +1,4 @@
+import CMPI
 import Glibc
 import SharedSync
 import Synchronization
@@ -5,10 +6,12 @@ import Synchronization
 /// A thread in each process that has staged windows: it applies requests that arrive while the
 /// program computes outside MPI, so an origin's MPI_Win_unlock or MPI_Win_flush completes without
 /// the target calling MPI. It never calls MPI (a request that needs MPI_Reduce_local waits for the
-/// target's next MPI call). A guest cannot be woken by another guest's write, so it polls, at a
-/// pace that follows the traffic: right after a request it only yields the core (more are likely),
-/// then sleeps with doubling pauses, up to 50 us while an origin holds a lock on one of its windows
-/// (requests are on their way) and up to 1 ms otherwise (a thousand cheap looks a second).
+/// target's next MPI call, unless the program asked for MPI_THREAD_MULTIPLE, where the agent may
+/// call it too; with every predefined op and type native, none does). A guest cannot be woken by
+/// another guest's write, so it polls, at a pace that follows the traffic: right after a request
+/// it only yields the core (more are likely), then sleeps with doubling pauses, up to 50 us while
+/// an origin holds a lock on one of its windows or requests came in the last `activeSpell`
+/// (lock_all with MPI_MODE_NOCHECK takes no lock), up to 1 ms otherwise (a thousand cheap looks a second).
 enum ProgressAgent {
     /// Guards `windows`: the agent drains them under it, so a window it lets go of is never touched again.
     private static let windowsLock = Mutex(())
@@ -19,10 +22,15 @@ enum ProgressAgent {
     static let yieldingRounds = 256
     static let longestPauseWhileLocked = 50_000
     static let longestPause = 1_000_000
+    static let activeSpell: UInt64 = 200_000_000
+    /// Whether the agent may apply requests that need MPI_Reduce_local (MPI_THREAD_MULTIPLE).
+    nonisolated(unsafe) private static var mayCallMPI = false
 
     static func register(_ state: UnsafeMutablePointer<WindowState>) {
         windowsLock.withLock { _ in windows.append(state) }
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        var level: Int32 = 0
+        mayCallMPI = PMPI_Query_thread(&level) == MPI_SUCCESS && level == MPI_THREAD_MULTIPLE
         if pthread_create(&thread, nil, { _ in ProgressAgent.run(); return nil }, nil) != 0 {
             running.store(false, ordering: .releasing)
             Runtime.current?.explain("no progress agent thread: staged windows progress only inside MPI calls")
@@ -45,8 +53,18 @@ enum ProgressAgent {
         windowsLock.withLock { _ in windows.removeAll { $0 == state } }
     }
 
-    /// At MPI_Finalize, before windows and the region go away.
+    /// At MPI_Finalize, before windows and the region go away: windows the program did not free
+    /// may still have origins working on them, which finish once every member is finalizing.
     static func stop() {
+        guard isRunning else { return }
+        let unfreed = windowsLock.withLock { _ in windows }
+        StagedWindows.depart(unfreed, "MPI_Finalize")
+        // MPICH 4.0.2 over UCX asserts in MPI_Finalize on a window still open (its memory stays
+        // registered): free them for the program, in creation order, which every member shares.
+        for state in unfreed {
+            var handle = state.pointee.handle
+            _ = Windows.free(&handle)
+        }
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         pthread_join(thread, nil)
         windowsLock.withLock { _ in windows.removeAll() }
@@ -55,13 +73,17 @@ enum ProgressAgent {
     private static func run() {
         var idleRounds = 0
         var pause = 0
+        var lastWork: UInt64 = 0
+        let inMPI = mayCallMPI
         while running.load(ordering: .acquiring) {
             let (worked, locked) = windowsLock.withLock { _ in
-                (windows.reduce(false) { StagedTransfer.drain($1, inMPI: false) || $0 }, windows.contains(where: isLocked))
+                (windows.reduce(false) { StagedTransfer.drain($1, inMPI: inMPI) || $0 }, windows.contains(where: isLocked))
             }
+            let now = monotonicNanoseconds()
             if worked {
                 idleRounds = 0
                 pause = 0
+                lastWork = now
                 continue
             }
             idleRounds += 1
@@ -69,10 +91,17 @@ enum ProgressAgent {
                 sched_yield()
                 continue
             }
-            pause = min(max(pause * 2, 1_000), locked ? longestPauseWhileLocked : longestPause)
+            let active = locked || now &- lastWork < activeSpell
+            pause = min(max(pause * 2, 1_000), active ? longestPauseWhileLocked : longestPause)
             var interval = timespec(tv_sec: 0, tv_nsec: pause)
             nanosleep(&interval, nil)
         }
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
     }
 
     /// Whether an origin holds a passive-target lock on this rank's part of the window.

@@ -1,45 +1,5 @@
+import CMPI
 import SharedSync
-
-/// The records staged windows exchange through a member's `Mailbox`: a 64-byte header, then
-/// `segments` target ranges (16 bytes each: offset in the owner's window, length), then the payload
-/// at the next 64-byte boundary.
-enum Record {
-    static let size = 64
-    static let segmentSize = 16
-
-    // Word offsets in the header.
-    static let kindAndOrigin = 0      // kind in the low 32 bits (Mailbox reads it), origin member in the high 32
-    static let recordSize = 8         // bytes, a multiple of 64, header included (Mailbox reads it)
-    static let operation = 16         // MPI_Op in the low 32 bits, element MPI_Datatype in the high 32
-    static let segmentCount = 24
-    static let dataBytes = 32         // bytes over all segments
-    static let replyOffset = 40       // offset in the origin's reply area (fetching kinds)
-    static let replySequence = 48     // the origin's fetch number (fetching kinds)
-
-    enum Kind: UInt32 {
-        /// Fills the end of the ring when a record does not fit there (Mailbox.padKind).
-        case pad = 1
-        case put, get, accumulate, getAccumulate, compareAndSwap
-
-        var fetches: Bool { self == .get || self == .getAccumulate || self == .compareAndSwap }
-    }
-
-    /// Payload bytes a record of `kind` carries for `dataBytes` of target data.
-    static func payloadBytes(_ kind: Kind, dataBytes: Int, ignoresOrigin: Bool) -> Int {
-        switch kind {
-        case .pad, .get: 0
-        case .put, .accumulate: dataBytes
-        case .getAccumulate: ignoresOrigin ? 0 : dataBytes
-        case .compareAndSwap: 2 * dataBytes  // the new value, then the compare value
-        }
-    }
-
-    static func payloadOffset(segments: Int) -> Int { roundUp(size + segmentSize * segments, to: Mailbox.alignment) }
-
-    static func totalSize(segments: Int, payload: Int) -> Int {
-        roundUp(payloadOffset(segments: segments) + payload, to: Mailbox.alignment)
-    }
-}
 
 /// One contiguous range of a target's window, in bytes from its start.
 struct Segment: Equatable {
@@ -47,3 +7,40 @@ struct Segment: Equatable {
     var length: Int
 }
 
+
+/// The element types a staged accumulate may name. A record carries an index into this table,
+/// which every process builds alike from MPI's own constants, so the target never decodes the
+/// bits of a handle (`Datatypes.predefinedSize` does, and is off when MPICH's encoding differs).
+enum PredefinedTypes {
+    struct Entry {
+        let type: MPI_Datatype
+        let size: Int
+    }
+
+    /// Built once, on first use (a staged accumulate), from inside an MPI call.
+    static let table: [Entry] = {
+        let pairs = IVSHMEM_MPI_PAIR_TYPES
+        let types = [
+            MPI_CHAR, MPI_SIGNED_CHAR, MPI_UNSIGNED_CHAR, MPI_BYTE, MPI_WCHAR, MPI_SHORT, MPI_UNSIGNED_SHORT, MPI_INT,
+            MPI_UNSIGNED, MPI_LONG, MPI_UNSIGNED_LONG, MPI_LONG_LONG_INT, MPI_UNSIGNED_LONG_LONG, MPI_FLOAT, MPI_DOUBLE,
+            MPI_LONG_DOUBLE, MPI_INT8_T, MPI_INT16_T, MPI_INT32_T, MPI_INT64_T, MPI_UINT8_T, MPI_UINT16_T, MPI_UINT32_T,
+            MPI_UINT64_T, MPI_C_BOOL, MPI_C_FLOAT_COMPLEX, MPI_C_DOUBLE_COMPLEX, MPI_C_LONG_DOUBLE_COMPLEX, MPI_AINT,
+            MPI_OFFSET, MPI_COUNT, MPI_2INT, pairs.0, pairs.1, pairs.2, pairs.3, pairs.4,
+        ]
+        return types.compactMap { type in
+            var size: Int32 = 0
+            guard type != MPI_DATATYPE_NULL, PMPI_Type_size(type, &size) == MPI_SUCCESS, size > 0 else { return nil }
+            return Entry(type: type, size: Int(size))
+        }
+    }()
+
+    /// The index a record carries for `type`, nil when it is not in the table.
+    static func index(of type: MPI_Datatype) -> UInt32? {
+        table.firstIndex { $0.type == type }.map { UInt32($0) }
+    }
+
+    /// The entry a record's index names (a word from the region: any value is safe to pass).
+    static func entry(at index: UInt64) -> Entry? {
+        index < UInt64(table.count) ? table[Int(index)] : nil
+    }
+}

@@ -11,12 +11,19 @@ struct StagedWindow {
     let size: Int
     /// Every member's mailbox, in this process's mapping of the region (index: window rank).
     let mailboxes: UnsafeMutablePointer<Mailbox>
-    /// Per target: the mailbox position after this rank's last record to it.
+    /// Per target: the mailbox position after this rank's last record to it. Atomic words: several
+    /// threads may issue to one target at once (MPI_THREAD_MULTIPLE), and the position only grows.
     let appended: UnsafeMutablePointer<UInt64>
+    /// The private copy of the record being applied (header and ranges, `Record.largestHeader`
+    /// bytes): what is checked is what is used, whatever other guests write into the ring meanwhile.
+    let recordCopy: UnsafeMutableRawPointer
+    /// What records to this member are checked against (made once: no closure per record).
+    let limits: Record.Limits
     /// Process-local lock words: one applier at a time (the agent or an MPI call), and one fetch
     /// at a time (a fetch's reply area is this member's, one per window).
     let applyLock: UnsafeMutableRawPointer
     let fetchLock: UnsafeMutableRawPointer
+    /// Only changed under `fetchLock`.
     var fetchSequence: UInt64 = 0
     var reportedMalformed = false
 }
@@ -27,8 +34,7 @@ struct StagedWindow {
 /// applied it; fetches wait for their reply. Synchronization calls wait for the second kind of
 /// completion (`awaitApplied`), so MPI's rules hold at every flush, unlock, complete and fence.
 enum StagedTransfer {
-    /// Target ranges per record; longer layouts take several records.
-    static let maxSegmentsPerRecord = 64
+    static let maxSegmentsPerRecord = Record.maxSegments
 
     // MARK: Origin side
 
@@ -134,7 +140,15 @@ enum StagedTransfer {
         let mailbox = staged.pointee.mailboxes[target]
         let mine = staged.pointee.mailboxes[Int(state.pointee.rank)]
         let payloads = (sources.0 == nil ? 0 : 1) + (sources.1 == nil ? 0 : 1)
-        var limit = (mailbox.largestRecord - Record.payloadOffset(segments: maxSegmentsPerRecord)) / max(payloads, 1)
+        var elementIndex: UInt32 = 0
+        if kind == .accumulate || kind == .getAccumulate || kind == .compareAndSwap {
+            guard let index = PredefinedTypes.index(of: request.element) else {
+                Runtime.current?.explain("an accumulate element type that is not predefined cannot be staged: MPI_ERR_TYPE")
+                return windowError(state.pointee.handle, MPI_ERR_TYPE)
+            }
+            elementIndex = index
+        }
+        var limit = (mailbox.largestRecord - Record.largestHeader) / max(payloads, 1)
         if result != nil { limit = min(limit, mine.replyCapacity) }
         limit = limit / request.elementSize * request.elementSize
 
@@ -159,7 +173,7 @@ enum StagedTransfer {
                     record.storeBytes(of: UInt64(kind.rawValue) | UInt64(state.pointee.rank) << 32,
                                       toByteOffset: Record.kindAndOrigin, as: UInt64.self)
                     record.storeBytes(of: UInt64(size), toByteOffset: Record.recordSize, as: UInt64.self)
-                    record.storeBytes(of: UInt64(UInt32(bitPattern: request.op)) | UInt64(UInt32(bitPattern: request.element)) << 32,
+                    record.storeBytes(of: UInt64(UInt32(bitPattern: request.op)) | UInt64(elementIndex) << 32,
                                       toByteOffset: Record.operation, as: UInt64.self)
                     record.storeBytes(of: UInt64(chunk.segments), toByteOffset: Record.segmentCount, as: UInt64.self)
                     record.storeBytes(of: UInt64(chunk.bytes), toByteOffset: Record.dataBytes, as: UInt64.self)
@@ -178,7 +192,7 @@ enum StagedTransfer {
                     Runtime.current!.abortOnTimeout("staged MPI window (the target's inbox stayed full)",
                                                     waitingFor: [state.pointee.targets[target].worldRank])
                 }
-                staged.pointee.appended[target] = end
+                advance(SharedWord(at: staged.pointee.appended + target), to: end)
                 if let result {
                     let answered = waitUntil(policy) { drain(state, inMPI: true); return mine.replies.load() >= sequence }
                     if !answered {
@@ -215,11 +229,21 @@ enum StagedTransfer {
 
     // MARK: Completion
 
+    /// Moves a process-local position forward to `end`, never back (another thread may have moved it further).
+    private static func advance(_ position: SharedWord, to end: UInt64) {
+        var seen = position.loadRelaxed()
+        while seen < end {
+            let (exchanged, original) = position.compareExchange(expected: seen, desired: end)
+            if exchanged { return }
+            seen = original
+        }
+    }
+
     /// Waits until `target` applied every record this rank appended to it, applying this rank's
     /// own inbox meanwhile (the target may be waiting on us in turn).
     static func awaitApplied(_ state: UnsafeMutablePointer<WindowState>, _ target: Int, _ call: StaticString) {
         guard let staged = state.pointee.staged else { return }
-        let end = staged.pointee.appended[target]
+        let end = SharedWord(at: staged.pointee.appended + target).load()
         let tail = staged.pointee.mailboxes[target].tail
         if tail.load() >= end { return }
         if !waitUntil(state.pointee.waitPolicy, { drain(state, inMPI: true); return tail.load() >= end }) {
@@ -272,7 +296,7 @@ enum StagedTransfer {
                 case .needsMPI:
                     return applied
                 }
-                inbox.tail.store(position + UInt64(size))
+                inbox.tail.store(position &+ UInt64(size))
                 applied = true
             }
         }
@@ -284,65 +308,37 @@ enum StagedTransfer {
         case needsMPI
     }
 
-    /// Applies one record. Every field comes from memory other guests can write: each is checked
-    /// before it is used, and a record that fails a check changes nothing.
+    /// Applies one record of `size` bytes (checked against the ring by the mailbox). Every field
+    /// comes from memory other guests can write: the header and ranges are copied into private
+    /// memory once, checked there and used only from there, so a writer racing this cannot move a
+    /// range after its check; a record that fails a check changes nothing. Payload bytes are read
+    /// from the ring, but only within the checked record.
     private static func apply(_ record: UnsafeMutableRawPointer, size: Int, _ state: UnsafeMutablePointer<WindowState>,
                               _ staged: UnsafeMutablePointer<StagedWindow>, inMPI: Bool) -> Outcome {
-        func word(_ offset: Int) -> UInt64 { record.load(fromByteOffset: offset, as: UInt64.self) }
-        let kindWord = word(Record.kindAndOrigin)
-        guard let kind = Record.Kind(rawValue: UInt32(truncatingIfNeeded: kindWord)) else { return .malformed("unknown record kind") }
-        if kind == .pad { return .applied }
-        let origin = Int(kindWord >> 32)
-        guard origin < Int(state.pointee.memberCount) else { return .malformed("origin out of range") }
-        let operationWord = word(Record.operation)
-        let op = MPI_Op(truncatingIfNeeded: operationWord)
-        let element = MPI_Datatype(truncatingIfNeeded: operationWord >> 32)
-        let segmentCount = Int(clamping: word(Record.segmentCount))
-        guard segmentCount >= 1, segmentCount <= maxSegmentsPerRecord else { return .malformed("bad segment count") }
-        // Bounded by the ranges below, which must lie in the window; this keeps the sums from overflowing.
-        let dataBytes = Int(clamping: word(Record.dataBytes))
-        guard dataBytes <= Int(Int32.max) else { return .malformed("data larger than any chunk") }
-        let payload = Record.payloadOffset(segments: segmentCount)
-        guard payload + Record.payloadBytes(kind, dataBytes: dataBytes, ignoresOrigin: op == IVSHMEM_MPI_NO_OP) <= size else {
-            return .malformed("payload outside the record")
+        let copy = staged.pointee.recordCopy
+        memcpy(copy, record, Record.size)  // the mailbox checked that a record holds at least this
+        let parsed: ParsedRecord
+        switch Record.parse(copy, size: size, staged.pointee.limits,
+                            copyRanges: { memcpy(copy + Record.size, record + Record.size, $0) }) {
+        case .success(let record): parsed = record
+        case .failure(let problem): return .malformed(problem.reason)
         }
-
-        var elementSize = 1
-        if kind == .accumulate || kind == .getAccumulate || kind == .compareAndSwap {
-            guard let size = Datatypes.predefinedSize(element) else { return .malformed("not a predefined element type") }
-            elementSize = size
-            if kind != .compareAndSwap {
-                guard Accumulate.isPredefined(op) else { return .malformed("not a predefined operation") }
-                if !inMPI && !Combine.isNative(op, element) { return .needsMPI }
-            }
+        if parsed.kind == .pad { return .applied }
+        let op = MPI_Op(bitPattern: parsed.operationWord)
+        var element = MPI_BYTE
+        if parsed.kind.combines {
+            element = PredefinedTypes.table[Int(parsed.elementIndex)].type  // checked by parse
+            if !inMPI && parsed.kind != .compareAndSwap && !Combine.isNative(op, element) { return .needsMPI }
         }
-        var total = 0
-        for index in 0..<segmentCount {
-            let at = Record.size + Record.segmentSize * index
-            let offset = Int(clamping: word(at)), length = Int(clamping: word(at + 8))
-            guard length > 0, length % elementSize == 0, offset <= staged.pointee.size - length, staged.pointee.base != nil else {
-                return .malformed("target range outside the window")
-            }
-            total += length
-        }
-        guard total == dataBytes else { return .malformed("ranges do not add up to the data") }
-        if kind == .compareAndSwap {
-            guard segmentCount == 1, dataBytes == elementSize else { return .malformed("compare-and-swap of more than one element") }
-        }
-
-        let replyMailbox = staged.pointee.mailboxes[origin]
-        let replyOffset = Int(clamping: word(Record.replyOffset))
-        if kind.fetches {
-            guard replyOffset <= replyMailbox.replyCapacity - dataBytes else { return .malformed("reply outside the reply area") }
-        }
+        let replyMailbox = staged.pointee.mailboxes[parsed.origin]
         let base = staged.pointee.base!
-        var source = UnsafeRawPointer(record + payload)
-        var reply = replyMailbox.replyArea + replyOffset
-        for index in 0..<segmentCount {
-            let at = Record.size + Record.segmentSize * index
-            let window = base + Int(word(at))
-            let length = Int(word(at + 8))
-            switch kind {
+        var source = UnsafeRawPointer(record + parsed.payloadOffset)
+        var reply = replyMailbox.replyArea + parsed.replyOffset
+        for index in 0..<parsed.segmentCount {
+            let range = parsed.range(index, in: copy)
+            let window = base + range.offset
+            let length = range.length
+            switch parsed.kind {
             case .pad:
                 break
             case .put:
@@ -350,11 +346,12 @@ enum StagedTransfer {
             case .get:
                 memcpy(reply, window, length)
             case .accumulate:
-                Combine.apply(op, element, target: window, origin: source, bytes: length, elementSize: elementSize)
+                Combine.apply(op, element, target: window, origin: source, bytes: length, elementSize: parsed.elementSize)
             case .getAccumulate:
                 memcpy(reply, window, length)
                 if op != IVSHMEM_MPI_NO_OP {
-                    Combine.apply(op, element, target: window, origin: source, bytes: length, elementSize: elementSize)
+                    Combine.apply(op, element, target: window, origin: source, bytes: length,
+                                  elementSize: parsed.elementSize)
                 }
             case .compareAndSwap:
                 memcpy(reply, window, length)
@@ -363,7 +360,7 @@ enum StagedTransfer {
             source += length
             reply += length
         }
-        if kind.fetches { replyMailbox.replies.store(word(Record.replySequence)) }
+        if parsed.kind.fetches { replyMailbox.replies.store(parsed.replySequence) }
         return .applied
     }
 

@@ -123,9 +123,16 @@ extension Windows {
             return MPI_SUCCESS
         }
         let staged = UnsafeMutablePointer<StagedWindow>.allocate(capacity: 1)
+        let windowSize = size > 0 && base != nil ? size : 0
+        let limits = Record.Limits(
+            windowSize: windowSize, members: Int(members), replyCapacity: { mailboxes[$0].replyCapacity },
+            elementSize: { PredefinedTypes.entry(at: $0)?.size }, isOperation: { Accumulate.isPredefined(MPI_Op(bitPattern: $0)) },
+            noOperation: UInt32(bitPattern: IVSHMEM_MPI_NO_OP))
         staged.initialize(to: StagedWindow(
-            base: size > 0 ? base : nil, size: size > 0 && base != nil ? size : 0, mailboxes: mailboxes,
-            appended: zeroedWords(Int(members)), applyLock: UnsafeMutableRawPointer(zeroedWords(1)),
+            base: size > 0 ? base : nil, size: windowSize, mailboxes: mailboxes,
+            appended: zeroedWords(Int(members)),
+            recordCopy: UnsafeMutableRawPointer.allocate(byteCount: Record.largestHeader, alignment: Mailbox.alignment),
+            limits: limits, applyLock: UnsafeMutableRawPointer(zeroedWords(1)),
             fetchLock: UnsafeMutableRawPointer(zeroedWords(1))))
         register(handle: handle, rank: rank, members: members, comm: comm, targets: targets, control: controls[Int(rank)],
                  memory: .region(block), flavor: MPI_WIN_FLAVOR_CREATE, staged: staged)
@@ -150,6 +157,34 @@ extension Windows {
 }
 
 enum StagedWindows {
+    /// Marks this member done with each of `windows` (MPI_Win_free, MPI_Finalize), then applies
+    /// what the other members send until every member is: an origin may still be in a passive
+    /// epoch on us while we wait in the collective free, and it finishes only once we applied its
+    /// records. Every member departs only after its own epochs completed, so once all have, no
+    /// record comes any more. All marks come before any wait: members may free their windows in
+    /// different orders at MPI_Finalize.
+    static func depart(_ windows: [UnsafeMutablePointer<WindowState>], _ call: StaticString) {
+        let departures = windows.compactMap { state in state.pointee.staged.map { (state, $0) } }
+        for (state, staged) in departures { staged.pointee.mailboxes[Int(state.pointee.rank)].departed.store(1) }
+        for (state, staged) in departures {
+            let members = Int(state.pointee.memberCount)
+            let allDeparted = {
+                (0..<members).allSatisfy { staged.pointee.mailboxes[$0].departed.load() != 0 }
+            }
+            if allDeparted() { continue }
+            let done = waitUntil(state.pointee.waitPolicy) {
+                // Every window of this process: the members still working may be origins on another one.
+                ProgressAgent.applyPending()
+                return allDeparted()
+            }
+            if !done {
+                let missing = (0..<members).filter { staged.pointee.mailboxes[$0].departed.load() == 0 }
+                Runtime.current!.abortOnTimeout("\(call) (staged window: members still to arrive)",
+                                                waitingFor: missing.map { state.pointee.targets[$0].worldRank })
+            }
+        }
+    }
+
     /// Gives back what `Windows.create` allocated for the staged part of a window (the region block
     /// goes back with the window's memory).
     static func release(_ staged: UnsafeMutablePointer<StagedWindow>, members: Int) {
@@ -157,6 +192,7 @@ enum StagedWindows {
         staged.pointee.appended.deallocate()
         staged.pointee.applyLock.deallocate()
         staged.pointee.fetchLock.deallocate()
+        staged.pointee.recordCopy.deallocate()
         staged.deinitialize(count: 1).deallocate()
     }
 }

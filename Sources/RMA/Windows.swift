@@ -161,8 +161,12 @@ public enum Windows {
             return PMPI_Win_free(windowInOut)
         }
         let handle = windowInOut.pointee
-        // The progress agent lets go of the window before anything of it goes away.
-        if state.pointee.staged != nil { ProgressAgent.unregister(state) }
+        // Staged: origins may still have epochs on us; then the progress agent lets go of the
+        // window before anything of it goes away.
+        if state.pointee.staged != nil {
+            StagedWindows.depart([state], "MPI_Win_free")
+            ProgressAgent.unregister(state)
+        }
         // Out of the table first: once MPICH frees the handle, another thread may get it back.
         WindowTable.remove(handle)
         // MPICH's free is collective and waits for every member, so after it nobody touches our memory.

@@ -10,8 +10,9 @@ import CShims
 ///     64   head            bytes appended since the window was created (published after the record)
 ///     128  tail            bytes applied by the owner (published after applying the record)
 ///     192  replies         the last fetch sequence a target answered into this member's reply area
-///     256  ring            `capacity` bytes of records; a record never wraps (a pad record fills the end)
-///     256 + capacity       reply area, `replyCapacity` bytes: targets copy fetched bytes here
+///     256  departed        nonzero once the member is done with the window (MPI_Win_free, MPI_Finalize)
+///     320  ring            `capacity` bytes of records; a record never wraps (a pad record fills the end)
+///     320 + capacity       reply area, `replyCapacity` bytes: targets copy fetched bytes here
 ///
 /// Every record starts on a 64-byte boundary with two words the ring itself reads: its kind (low 32
 /// bits of word 0; `padKind` fills the end of the ring when a record does not fit there) and its
@@ -19,7 +20,7 @@ import CShims
 /// lives in memory other guests can write: every size read back is checked. A value holds only
 /// addresses, so threads and processes share it freely (hence Sendable).
 public struct Mailbox: @unchecked Sendable {
-    public static let headerSize = 256
+    public static let headerSize = 320
     public static let alignment = 64
 
     public let start: UnsafeMutableRawPointer
@@ -39,6 +40,7 @@ public struct Mailbox: @unchecked Sendable {
     public var head: SharedWord { SharedWord(at: start + 64) }
     public var tail: SharedWord { SharedWord(at: start + 128) }
     public var replies: SharedWord { SharedWord(at: start + 192) }
+    public var departed: SharedWord { SharedWord(at: start + 256) }
     public var ring: UnsafeMutableRawPointer { start + Self.headerSize }
     public var replyArea: UnsafeMutableRawPointer { start + Self.headerSize + capacity }
 
@@ -73,7 +75,8 @@ extension Mailbox {
         let offset = Int(position % UInt64(capacity))
         let pad = capacity - offset < recordSize ? capacity - offset : 0
         let needed = UInt64(pad + recordSize)
-        guard wait({ UInt64(capacity) - (position - tail.load()) >= needed }) else {
+        // Wrapping: `tail` is region memory, and a foreign writer's value must not trap this process.
+        guard wait({ (position &- tail.load()) <= UInt64(capacity) &- needed }) else {
             return nil
         }
         if pad > 0 {
@@ -82,7 +85,7 @@ extension Mailbox {
             padRecord.storeBytes(of: UInt64(pad), toByteOffset: Self.sizeWord, as: UInt64.self)
         }
         fill(ring + (offset + pad) % capacity)
-        let end = position + needed
+        let end = position &+ needed
         head.store(end)  // publishes the record
         return end
     }
