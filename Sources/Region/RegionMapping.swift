@@ -10,6 +10,8 @@ public final class RegionMapping: @unchecked Sendable {
     /// This process's doorbell: the server connection (`.server`), or the BAR0 registers of an
     /// ivshmem-doorbell device (`.pciResource`); nil for files and ivshmem-plain devices.
     public let doorbell: (any DoorbellPort)?
+    /// Write-combining for a PCI `resource2_wc` file, else write-back; set in ReleaseFence at map time.
+    public let memoryType: MemoryType
 
     /// `.file`: opens the file, creating it (mode 0660) when missing; an empty file is first sized to
     /// `createSize`. `.pciResource`: opens the existing sysfs resource file, never creating or resizing
@@ -33,10 +35,18 @@ public final class RegionMapping: @unchecked Sendable {
         self.source = source
         self.base = address
         self.size = size
+        memoryType = Self.memoryType(of: source)
+        // Before anything is stored into the region (formatting it included).
+        ReleaseFence.adopt(memoryType)
         doorbell = client ?? (source.kind == .pciResource ? GuestDoorbell(memoryResourcePath: source.path) : nil)
     }
 
     deinit { munmap(base, size) }
+
+    /// sysfs maps a PCI BAR write-combining through its `resource<N>_wc` file.
+    public static func memoryType(of source: RegionSource) -> MemoryType {
+        source.kind == .pciResource && source.path.hasSuffix("_wc") ? .writeCombining : .writeBack
+    }
 
     private static func currentSize(_ descriptor: Int32, _ path: String) throws(RegionError) -> Int {
         var status = stat()

@@ -12,8 +12,10 @@ public struct SharedWord {
 
     @inlinable public func load() -> UInt64 { atomic.load(ordering: .acquiring) }
     @inlinable public func loadRelaxed() -> UInt64 { atomic.load(ordering: .relaxed) }
-    /// Stores and adds may release a waiter: both ring the peers asleep on the doorbell, if any.
+    /// Stores and adds may release a waiter: both fence write-combining stores first (ReleaseFence)
+    /// and ring the peers asleep on the doorbell, if any.
     @inlinable public func store(_ value: UInt64) {
+        ReleaseFence.beforeRelease()
         atomic.store(value, ordering: .releasing)
         Doorbell.wakeSleepers()
     }
@@ -21,6 +23,7 @@ public struct SharedWord {
     /// Adds `delta` and returns the new value.
     @inlinable @discardableResult
     public func add(_ delta: UInt64) -> UInt64 {
+        ReleaseFence.beforeRelease()
         let result = atomic.wrappingIncrementThenLoad(by: delta, ordering: .acquiringAndReleasing)
         Doorbell.wakeSleepers()
         return result

@@ -1,5 +1,6 @@
 import Foundation
 import Region
+import SharedSync
 import Testing
 
 @Suite struct MappingTests {
@@ -76,5 +77,18 @@ import Testing
         expectRegionError("region \(path) is empty and no size was given") {
             _ = try RegionMapping(source: RegionSource(path: path, kind: .file), createSize: 0)
         }
+    }
+
+    @Test func onlyAWriteCombiningPCIResourceMapsWriteCombining() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for (name, kind, expected) in [("resource2_wc", RegionSource.Kind.pciResource, MemoryType.writeCombining),
+                                       ("resource2", .pciResource, .writeBack), ("region_wc", .file, .writeBack)] {
+            let path = directory.file(name)
+            createZeroFile(path, size: 32 << 10)
+            let mapping = try RegionMapping(source: RegionSource(path: path, kind: kind), createSize: 32 << 10)
+            #expect(mapping.memoryType == expected, "\(name)")
+        }
+        #expect(ReleaseFence.flavor == .storeFence, "mapping resource2_wc makes every release fence its stores")
     }
 }

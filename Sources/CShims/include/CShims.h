@@ -16,6 +16,15 @@ static inline void ivshmem_cpu_relax(void) {
 #endif
 }
 
+/* Orders every earlier store before later ones, those to write-combining memory and streaming
+ * stores included (ordinary x86 stores need no fence; SharedSync's ReleaseFence decides). */
+static inline void ivshmem_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#endif
+    /* Elsewhere (AArch64's Normal non-cacheable memory) the release store itself orders them. */
+}
+
 /* Copies with non-temporal (streaming) stores, for large blocks: they skip the
  * read-for-ownership of destination lines and do not evict the cache's working set. Measured
  * on 1-16 MiB blocks that were not cached: about 1.5x plain memcpy; for blocks the cache holds
