@@ -71,6 +71,7 @@ enum AttachmentTable {
             Atomics.atomicMemoryFence(ordering: .releasing)
             let count = min(Int(clamping: word(table, 8).load(ordering: .relaxed)), capacity)
             word(table, 8).store(UInt64(edit(count)), ordering: .relaxed)
+            ReleaseFence.beforeRelease()
             sequence.store((start | 1) + 1, ordering: .releasing)
         }
     }
