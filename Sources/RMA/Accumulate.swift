@@ -5,30 +5,39 @@ import SharedSync
 /// MPI_Accumulate, MPI_Get_accumulate, MPI_Fetch_and_op, MPI_Compare_and_swap and the
 /// request-based forms. Each is applied whole under the target's accumulate lock in the region,
 /// so accumulates to one location never tear, whichever process (or VM) issues them. The
-/// operation itself is MPICH's (MPI_Reduce_local), so every predefined op and type behaves
-/// exactly as under plain MPICH.
+/// operation gives the bytes MPICH's own gives (Operators, Combine).
 public enum Accumulate {
     /// One accumulate-family call, as the engine sees it.
     struct Operation {
+        var binding: DataMovement.Binding
         var origin: UnsafeRawPointer?
-        var originCount: Int32
+        var originCount: Int
         var originType: MPI_Datatype
+        /// MPI_Get_accumulate and MPI_Fetch_and_op: the target's data comes back to `result`, which
+        /// may be nil (MPI_BOTTOM) like any buffer.
+        var fetches: Bool
         var result: UnsafeMutableRawPointer?
-        var resultCount: Int32
+        var resultCount: Int
         var resultType: MPI_Datatype
         var target: Int32
         var displacement: MPI_Aint
-        var targetCount: Int32
+        var targetCount: Int
         var targetType: MPI_Datatype
         var op: MPI_Op
-        var fetches: Bool { result != nil }
 
-        init(origin: UnsafeRawPointer?, originCount: Int32, originType: MPI_Datatype,
-             result: UnsafeMutableRawPointer? = nil, resultCount: Int32 = 0, resultType: MPI_Datatype = MPI_DATATYPE_NULL,
-             target: Int32, displacement: MPI_Aint, targetCount: Int32, targetType: MPI_Datatype, op: MPI_Op) {
-            (self.origin, self.originCount, self.originType) = (origin, originCount, originType)
-            (self.result, self.resultCount, self.resultType) = (result, resultCount, resultType)
+        init(_ binding: DataMovement.Binding, origin: UnsafeRawPointer?, originCount: Int, originType: MPI_Datatype,
+             target: Int32, displacement: MPI_Aint, targetCount: Int, targetType: MPI_Datatype, op: MPI_Op) {
+            (self.binding, self.origin, self.originCount, self.originType) = (binding, origin, originCount, originType)
+            (self.fetches, self.result, self.resultCount, self.resultType) = (false, nil, 0, MPI_DATATYPE_NULL)
             (self.target, self.displacement, self.targetCount, self.targetType, self.op) = (target, displacement, targetCount, targetType, op)
+        }
+
+        init(_ binding: DataMovement.Binding, origin: UnsafeRawPointer?, originCount: Int, originType: MPI_Datatype,
+             result: UnsafeMutableRawPointer?, resultCount: Int, resultType: MPI_Datatype,
+             target: Int32, displacement: MPI_Aint, targetCount: Int, targetType: MPI_Datatype, op: MPI_Op) {
+            self.init(binding, origin: origin, originCount: originCount, originType: originType, target: target,
+                      displacement: displacement, targetCount: targetCount, targetType: targetType, op: op)
+            (self.fetches, self.result, self.resultCount, self.resultType) = (true, result, resultCount, resultType)
         }
     }
 
@@ -120,35 +129,51 @@ public enum Accumulate {
         var ignoresOrigin: Bool
     }
 
-    /// The checks MPICH makes of an accumulate, in its order: an error class, or nil when there is
-    /// nothing to move.
+    /// The checks MPICH makes of an accumulate: an error class, or nil when there is nothing to
+    /// move. With MPI_NO_OP the origin's arguments are ignored (MPI 4.0, 12.3.4), so nothing here
+    /// looks at them: the origin type may be MPI_DATATYPE_NULL. As in MPICH, a side that describes
+    /// no data makes the call a no-op whatever the other sides say.
     private static func check(_ operation: Operation, _ state: UnsafeMutablePointer<WindowState>) -> Result<Checked?, MPIErrorClass> {
         guard Epochs.canAccess(state, operation.target) else { return .failure(MPIErrorClass(MPI_ERR_RMA_SYNC)) }
         guard isPredefined(operation.op) else { return .failure(MPIErrorClass(MPI_ERR_OP)) }
         let ignoresOrigin = operation.op == IVSHMEM_MPI_NO_OP
-        guard operation.targetCount >= 0, operation.originCount >= 0, operation.resultCount >= 0 else {
+        guard operation.targetCount >= 0, ignoresOrigin || operation.originCount >= 0,
+              !operation.fetches || operation.resultCount >= 0 else {
             return .failure(MPIErrorClass(MPI_ERR_COUNT))
         }
-        guard let targetShape = Datatypes.shape(of: operation.targetType),
-              let element = Datatypes.elementType(of: operation.targetType),
-              let elementShape = Datatypes.shape(of: element), elementShape.size > 0 else {
+        func measured(_ type: MPI_Datatype, _ count: Int) -> Result<(TypeShape, Int), MPIErrorClass> {
+            guard let shape = Datatypes.shape(of: type) else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
+            guard let bytes = shape.bytes(count: count) else { return .failure(MPIErrorClass(MPI_ERR_COUNT)) }
+            return .success((shape, bytes))
+        }
+        let targetShape: TypeShape, bytes: Int
+        var originShape: TypeShape?, resultShape: TypeShape?
+        do {
+            (targetShape, bytes) = try measured(operation.targetType, operation.targetCount).get()
+            var empty = bytes == 0
+            if !ignoresOrigin {
+                let (shape, originBytes) = try measured(operation.originType, operation.originCount).get()
+                guard originBytes == bytes || originBytes == 0 || bytes == 0 else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
+                (originShape, empty) = (shape, empty || originBytes == 0)
+            }
+            if operation.fetches {
+                let (shape, resultBytes) = try measured(operation.resultType, operation.resultCount).get()
+                guard resultBytes == bytes || resultBytes == 0 || bytes == 0 else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
+                (resultShape, empty) = (shape, empty || resultBytes == 0)
+            }
+            if empty { return .success(nil) }
+        } catch {
+            return .failure(error)
+        }
+        guard let element = Datatypes.elementType(of: operation.targetType),
+              let elementSize = Datatypes.predefinedSize(element), elementSize > 0,
+              ignoresOrigin || Datatypes.elementType(of: operation.originType) == element else {
             return .failure(MPIErrorClass(MPI_ERR_TYPE))
         }
-        let bytes = Int(operation.targetCount) * targetShape.size
-        let originShape = Datatypes.shape(of: operation.originType)
-        let resultShape = operation.fetches ? Datatypes.shape(of: operation.resultType) : nil
-        if !ignoresOrigin {
-            guard let originShape, Int(operation.originCount) * originShape.size == bytes,
-                  Datatypes.elementType(of: operation.originType) == element else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
-        }
-        if operation.fetches {
-            guard let resultShape, Int(operation.resultCount) * resultShape.size == bytes else { return .failure(MPIErrorClass(MPI_ERR_TYPE)) }
-        }
-        if bytes == 0 { return .success(nil) }
-        guard ignoresOrigin || operation.origin != nil, !operation.fetches || operation.result != nil else {
+        guard originShape?.canAddress(operation.origin) ?? true, resultShape?.canAddress(operation.result) ?? true else {
             return .failure(MPIErrorClass(MPI_ERR_BUFFER))
         }
-        return .success(Checked(bytes: bytes, targetShape: targetShape, element: element, elementSize: elementShape.size,
+        return .success(Checked(bytes: bytes, targetShape: targetShape, element: element, elementSize: elementSize,
                                 originShape: originShape, resultShape: resultShape, ignoresOrigin: ignoresOrigin))
     }
 
@@ -162,7 +187,7 @@ public enum Accumulate {
         }
         guard case .region(let slot) = route else { return StagedTransfer.accumulate(operation, checked, state) }
         let bytes = checked.bytes
-        guard let window = TargetRange.resolve(slot, operation.displacement, Int(operation.targetCount), checked.targetShape) else {
+        guard let window = TargetRange.resolve(slot, operation.displacement, operation.targetCount, checked.targetShape) else {
             return windowError(handle, MPI_ERR_RMA_RANGE)
         }
 
@@ -178,13 +203,13 @@ public enum Accumulate {
                 guard code == MPI_SUCCESS else { return }
             }
             if operation.fetches {
-                code = copyOut(current, bytes, to: operation.result!, operation.resultCount, operation.resultType, checked.resultShape!)
+                code = copyOut(current, bytes, to: operation.result, operation.resultCount, operation.resultType, checked.resultShape!)
                 guard code == MPI_SUCCESS else { return }
             }
             guard !checked.ignoresOrigin else { return }
             let incoming: UnsafeRawPointer
             if let image = staged.origin {
-                code = Packing.pack(operation.origin!, operation.originCount, operation.originType, into: image, bytes)
+                code = Packing.pack(operation.origin, operation.originCount, operation.originType, into: image, bytes)
                 guard code == MPI_SUCCESS else { return }
                 incoming = UnsafeRawPointer(image)
             } else {
@@ -200,10 +225,10 @@ public enum Accumulate {
         return code == MPI_SUCCESS ? MPI_SUCCESS : windowError(handle, code)
     }
 
-    private static func copyOut(_ image: UnsafeRawPointer, _ bytes: Int, to result: UnsafeMutableRawPointer,
-                                _ count: Int32, _ type: MPI_Datatype, _ shape: TypeShape) -> Int32 {
-        if shape.contiguous {
-            memcpy(result, image, bytes)
+    private static func copyOut(_ image: UnsafeRawPointer, _ bytes: Int, to result: UnsafeMutableRawPointer?,
+                                _ count: Int, _ type: MPI_Datatype, _ shape: TypeShape) -> Int32 {
+        if shape.contiguous {  // so not nil (TypeShape.canAddress)
+            memcpy(result!, image, bytes)
             return MPI_SUCCESS
         }
         return Packing.unpack(image, bytes, into: result, count, type)
@@ -242,18 +267,46 @@ public enum Accumulate {
         }
     }
 
+    /// Through the binding the call came in by (an int call's counts fit an Int32).
     private static func toMPICH(_ o: Operation, _ handle: MPI_Win) -> Int32 {
-        o.fetches
-            ? PMPI_Get_accumulate(o.origin, o.originCount, o.originType, o.result, o.resultCount, o.resultType,
-                                  o.target, o.displacement, o.targetCount, o.targetType, o.op, handle)
-            : PMPI_Accumulate(o.origin, o.originCount, o.originType, o.target, o.displacement, o.targetCount, o.targetType, o.op, handle)
+        let (originCount, resultCount, targetCount) = (Int32(truncatingIfNeeded: o.originCount),
+                                                       Int32(truncatingIfNeeded: o.resultCount),
+                                                       Int32(truncatingIfNeeded: o.targetCount))
+        switch (o.fetches, o.binding) {
+        case (true, .int):
+            return PMPI_Get_accumulate(o.origin, originCount, o.originType, o.result, resultCount, o.resultType,
+                                       o.target, o.displacement, targetCount, o.targetType, o.op, handle)
+        case (true, .large):
+            return PMPI_Get_accumulate_c(o.origin, MPI_Count(o.originCount), o.originType, o.result, MPI_Count(o.resultCount),
+                                         o.resultType, o.target, o.displacement, MPI_Count(o.targetCount), o.targetType,
+                                         o.op, handle)
+        case (false, .int):
+            return PMPI_Accumulate(o.origin, originCount, o.originType, o.target, o.displacement, targetCount, o.targetType,
+                                   o.op, handle)
+        case (false, .large):
+            return PMPI_Accumulate_c(o.origin, MPI_Count(o.originCount), o.originType, o.target, o.displacement,
+                                     MPI_Count(o.targetCount), o.targetType, o.op, handle)
+        }
     }
 
     private static func toMPICHRequest(_ o: Operation, _ handle: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
-        o.fetches
-            ? PMPI_Rget_accumulate(o.origin, o.originCount, o.originType, o.result, o.resultCount, o.resultType,
-                                   o.target, o.displacement, o.targetCount, o.targetType, o.op, handle, request)
-            : PMPI_Raccumulate(o.origin, o.originCount, o.originType, o.target, o.displacement, o.targetCount, o.targetType,
-                               o.op, handle, request)
+        let (originCount, resultCount, targetCount) = (Int32(truncatingIfNeeded: o.originCount),
+                                                       Int32(truncatingIfNeeded: o.resultCount),
+                                                       Int32(truncatingIfNeeded: o.targetCount))
+        switch (o.fetches, o.binding) {
+        case (true, .int):
+            return PMPI_Rget_accumulate(o.origin, originCount, o.originType, o.result, resultCount, o.resultType,
+                                        o.target, o.displacement, targetCount, o.targetType, o.op, handle, request)
+        case (true, .large):
+            return PMPI_Rget_accumulate_c(o.origin, MPI_Count(o.originCount), o.originType, o.result, MPI_Count(o.resultCount),
+                                          o.resultType, o.target, o.displacement, MPI_Count(o.targetCount), o.targetType,
+                                          o.op, handle, request)
+        case (false, .int):
+            return PMPI_Raccumulate(o.origin, originCount, o.originType, o.target, o.displacement, targetCount, o.targetType,
+                                    o.op, handle, request)
+        case (false, .large):
+            return PMPI_Raccumulate_c(o.origin, MPI_Count(o.originCount), o.originType, o.target, o.displacement,
+                                      MPI_Count(o.targetCount), o.targetType, o.op, handle, request)
+        }
     }
 }

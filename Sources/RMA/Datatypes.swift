@@ -11,6 +11,19 @@ struct TypeShape {
     /// a run of elements can be moved with one memcpy.
     var contiguous: Bool
 
+    /// Bytes of data in `count` (>= 0) elements; nil when that overflows.
+    @inline(__always)
+    func bytes(count: Int) -> Int? {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+        return overflow ? nil : bytes
+    }
+
+    /// Whether `buffer` can hold elements of this type: any address, and also nil (MPI_BOTTOM is
+    /// NULL in MPICH) when the type's data does not start at the buffer address, as with absolute
+    /// addresses from MPI_Get_address. Nil with data at offset 0 is MPICH's MPI_ERR_BUFFER.
+    @inline(__always)
+    func canAddress(_ buffer: UnsafeRawPointer?) -> Bool { buffer != nil || trueLowerBound != 0 }
+
     /// Bytes from the buffer address touched by `count` elements: [lower, upper).
     func span(count: Int) -> (lower: Int, upper: Int)? {
         guard count > 0 else { return (0, 0) }

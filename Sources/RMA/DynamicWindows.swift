@@ -196,12 +196,13 @@ public enum DynamicWindows {
     /// target shares the region and the address lies in a range it attached from the region (the
     /// whole access must stay in that range: MPI_ERR_RMA_RANGE otherwise, nothing written).
     @inline(never)  // off the direct path's frame (DataMovement.transfer)
-    static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    static func transfer(_ direction: DataMovement.Direction, _ binding: DataMovement.Binding,
+                         _ origin: UnsafeMutableRawPointer?, _ originCount: Int,
                          _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>,
                          _ attachments: UnsafeMutablePointer<AttachmentTables>, _ target: Int32, _ displacement: MPI_Aint,
-                         _ targetCount: Int32, _ targetType: MPI_Datatype) -> Int32 {
+                         _ targetCount: Int, _ targetType: MPI_Datatype) -> Int32 {
         guard let (slot, offsetInRange) = resolve(attachments, target, displacement) else {
-            return DataMovement.handToMPICH(direction, origin, originCount, originType, target, displacement, targetCount,
+            return DataMovement.forward(direction, binding, origin, originCount, originType, target, displacement, targetCount,
                                             targetType, state.pointee.handle)
         }
         let code = DataMovement.move(direction, origin, originCount, originType, state, target, slot, offsetInRange,

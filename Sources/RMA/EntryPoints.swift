@@ -33,6 +33,24 @@ public enum EntryPoints {
         MPI_Op, MPI_Win) -> Int32
     typealias CompareAndSwapCall = @convention(c) (UnsafeRawPointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Datatype,
         Int32, MPI_Aint, MPI_Win) -> Int32
+    // The MPI-4 large-count bindings (MPI_Put_c, ...): MPI_Count counts.
+    typealias LargePutCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count,
+        MPI_Datatype, MPI_Win) -> Int32
+    typealias LargeGetCall = @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count,
+        MPI_Datatype, MPI_Win) -> Int32
+    typealias LargeRequestPutCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count,
+        MPI_Datatype, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias LargeRequestGetCall = @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint,
+        MPI_Count, MPI_Datatype, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias LargeAccumulateCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count,
+        MPI_Datatype, MPI_Op, MPI_Win) -> Int32
+    typealias LargeRequestAccumulateCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint,
+        MPI_Count, MPI_Datatype, MPI_Op, MPI_Win, UnsafeMutablePointer<MPI_Request>?) -> Int32
+    typealias LargeGetAccumulateCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?,
+        MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count, MPI_Datatype, MPI_Op, MPI_Win) -> Int32
+    typealias LargeRequestGetAccumulateCall = @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype,
+        UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Aint, MPI_Count, MPI_Datatype, MPI_Op, MPI_Win,
+        UnsafeMutablePointer<MPI_Request>?) -> Int32
     typealias RankSyncCall = @convention(c) (Int32, MPI_Win) -> Int32
     typealias WindowSyncCall = @convention(c) (MPI_Win) -> Int32
 
@@ -67,6 +85,30 @@ public enum EntryPoints {
         @exclusivity(unchecked) nonisolated(unsafe) static var compareAndSwap: CompareAndSwapCall = {
             Stats.count(.accMpi); return PMPI_Compare_and_swap($0, $1, $2, $3, $4, $5, $6)
         }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largePut: LargePutCall = {
+            Stats.count(.putMpi); return PMPI_Put_c($0, $1, $2, $3, $4, $5, $6, $7)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeGet: LargeGetCall = {
+            Stats.count(.getMpi); return PMPI_Get_c($0, $1, $2, $3, $4, $5, $6, $7)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeRequestPut: LargeRequestPutCall = {
+            Stats.count(.putMpi); return PMPI_Rput_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeRequestGet: LargeRequestGetCall = {
+            Stats.count(.getMpi); return PMPI_Rget_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeAccumulate: LargeAccumulateCall = {
+            Stats.count(.accMpi); return PMPI_Accumulate_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeRequestAccumulate: LargeRequestAccumulateCall = {
+            Stats.count(.accMpi); return PMPI_Raccumulate_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeGetAccumulate: LargeGetAccumulateCall = {
+            Stats.count(.accMpi); return PMPI_Get_accumulate_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        }
+        @exclusivity(unchecked) nonisolated(unsafe) static var largeRequestGetAccumulate: LargeRequestGetAccumulateCall = {
+            Stats.count(.accMpi); return PMPI_Rget_accumulate_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        }
         @exclusivity(unchecked) nonisolated(unsafe) static var flush: RankSyncCall = PMPI_Win_flush
         @exclusivity(unchecked) nonisolated(unsafe) static var flushLocal: RankSyncCall = PMPI_Win_flush_local
         @exclusivity(unchecked) nonisolated(unsafe) static var flushAll: WindowSyncCall = PMPI_Win_flush_all
@@ -75,32 +117,61 @@ public enum EntryPoints {
 
         /// From MPI_Init, when this process may serve windows through the region.
         static func serveThroughRegion() {
-            put = { DataMovement.transfer(.put, UnsafeMutableRawPointer(mutating: $0), $1, $2, $3, $4, $5, $6, $7) }
-            get = { DataMovement.transfer(.get, $0, $1, $2, $3, $4, $5, $6, $7) }
-            requestPut = { DataMovement.requestBased(.put, UnsafeMutableRawPointer(mutating: $0), $1, $2, $3, $4, $5, $6, $7, $8) }
-            requestGet = { DataMovement.requestBased(.get, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
+            put = { DataMovement.transfer(.put, .int, UnsafeMutableRawPointer(mutating: $0), Int($1), $2, $3, $4, Int($5), $6, $7) }
+            get = { DataMovement.transfer(.get, .int, $0, Int($1), $2, $3, $4, Int($5), $6, $7) }
+            requestPut = {
+                DataMovement.requestBased(.put, .int, UnsafeMutableRawPointer(mutating: $0), Int($1), $2, $3, $4, Int($5), $6, $7, $8)
+            }
+            requestGet = { DataMovement.requestBased(.get, .int, $0, Int($1), $2, $3, $4, Int($5), $6, $7, $8) }
             accumulate = {
-                Accumulate.accumulate(.init(origin: $0, originCount: $1, originType: $2, target: $3, displacement: $4,
-                                            targetCount: $5, targetType: $6, op: $7), $8)
+                Accumulate.accumulate(.init(.int, origin: $0, originCount: Int($1), originType: $2, target: $3, displacement: $4,
+                                            targetCount: Int($5), targetType: $6, op: $7), $8)
             }
             requestAccumulate = {
-                Accumulate.requestBased(.init(origin: $0, originCount: $1, originType: $2, target: $3, displacement: $4,
-                                              targetCount: $5, targetType: $6, op: $7), $8, $9)
+                Accumulate.requestBased(.init(.int, origin: $0, originCount: Int($1), originType: $2, target: $3,
+                                              displacement: $4, targetCount: Int($5), targetType: $6, op: $7), $8, $9)
             }
             getAccumulate = {
-                Accumulate.accumulate(.init(origin: $0, originCount: $1, originType: $2, result: $3, resultCount: $4,
-                                            resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
-                                            op: $10), $11)
+                Accumulate.accumulate(.init(.int, origin: $0, originCount: Int($1), originType: $2, result: $3,
+                                            resultCount: Int($4), resultType: $5, target: $6, displacement: $7,
+                                            targetCount: Int($8), targetType: $9, op: $10), $11)
             }
             requestGetAccumulate = {
-                Accumulate.requestBased(.init(origin: $0, originCount: $1, originType: $2, result: $3, resultCount: $4,
-                                              resultType: $5, target: $6, displacement: $7, targetCount: $8, targetType: $9,
-                                              op: $10), $11, $12)
+                Accumulate.requestBased(.init(.int, origin: $0, originCount: Int($1), originType: $2, result: $3,
+                                              resultCount: Int($4), resultType: $5, target: $6, displacement: $7,
+                                              targetCount: Int($8), targetType: $9, op: $10), $11, $12)
             }
             fetchAndOp = {
-                Accumulate.accumulate(.init(origin: $0, originCount: 1, originType: $2, result: $1, resultCount: 1,
+                Accumulate.accumulate(.init(.int, origin: $0, originCount: 1, originType: $2, result: $1, resultCount: 1,
                                             resultType: $2, target: $3, displacement: $4, targetCount: 1, targetType: $2,
                                             op: $5), $6)
+            }
+            largePut = {
+                DataMovement.transfer(.put, .large, UnsafeMutableRawPointer(mutating: $0), Int($1), $2, $3, $4, Int($5), $6, $7)
+            }
+            largeGet = { DataMovement.transfer(.get, .large, $0, Int($1), $2, $3, $4, Int($5), $6, $7) }
+            largeRequestPut = {
+                DataMovement.requestBased(.put, .large, UnsafeMutableRawPointer(mutating: $0), Int($1), $2, $3, $4, Int($5), $6,
+                                          $7, $8)
+            }
+            largeRequestGet = { DataMovement.requestBased(.get, .large, $0, Int($1), $2, $3, $4, Int($5), $6, $7, $8) }
+            largeAccumulate = {
+                Accumulate.accumulate(.init(.large, origin: $0, originCount: Int($1), originType: $2, target: $3,
+                                            displacement: $4, targetCount: Int($5), targetType: $6, op: $7), $8)
+            }
+            largeRequestAccumulate = {
+                Accumulate.requestBased(.init(.large, origin: $0, originCount: Int($1), originType: $2, target: $3,
+                                              displacement: $4, targetCount: Int($5), targetType: $6, op: $7), $8, $9)
+            }
+            largeGetAccumulate = {
+                Accumulate.accumulate(.init(.large, origin: $0, originCount: Int($1), originType: $2, result: $3,
+                                            resultCount: Int($4), resultType: $5, target: $6, displacement: $7,
+                                            targetCount: Int($8), targetType: $9, op: $10), $11)
+            }
+            largeRequestGetAccumulate = {
+                Accumulate.requestBased(.init(.large, origin: $0, originCount: Int($1), originType: $2, result: $3,
+                                              resultCount: Int($4), resultType: $5, target: $6, displacement: $7,
+                                              targetCount: Int($8), targetType: $9, op: $10), $11, $12)
             }
             compareAndSwap = { Accumulate.compareAndSwap($0, $1, $2, $3, $4, $5, $6) }
             flush = { PassiveTarget.flush(.target($0), $1) }
@@ -173,6 +244,65 @@ public enum EntryPoints {
     public static func compareAndSwap(_ origin: UnsafeRawPointer?, _ compare: UnsafeRawPointer?, _ result: UnsafeMutableRawPointer?,
                                       _ type: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint, _ win: MPI_Win) -> Int32 {
         Table.compareAndSwap(origin, compare, result, type, target, displacement, win)
+    }
+
+    // The large-count bindings (MPI_Put_c, ...), same names: what the `_c` exports forward to.
+
+    public static func put(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype, _ target: Int32,
+                           _ displacement: MPI_Aint, _ targetCount: MPI_Count, _ targetType: MPI_Datatype,
+                           _ win: MPI_Win) -> Int32 {
+        Table.largePut(origin, originCount, originType, target, displacement, targetCount, targetType, win)
+    }
+
+    public static func get(_ origin: UnsafeMutableRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                           _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count, _ targetType: MPI_Datatype,
+                           _ win: MPI_Win) -> Int32 {
+        Table.largeGet(origin, originCount, originType, target, displacement, targetCount, targetType, win)
+    }
+
+    public static func requestPut(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                  _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count,
+                                  _ targetType: MPI_Datatype, _ win: MPI_Win,
+                                  _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        Table.largeRequestPut(origin, originCount, originType, target, displacement, targetCount, targetType, win, request)
+    }
+
+    public static func requestGet(_ origin: UnsafeMutableRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                  _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count,
+                                  _ targetType: MPI_Datatype, _ win: MPI_Win,
+                                  _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        Table.largeRequestGet(origin, originCount, originType, target, displacement, targetCount, targetType, win, request)
+    }
+
+    public static func accumulate(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                  _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count,
+                                  _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win) -> Int32 {
+        Table.largeAccumulate(origin, originCount, originType, target, displacement, targetCount, targetType, op, win)
+    }
+
+    public static func requestAccumulate(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                         _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count,
+                                         _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win,
+                                         _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        Table.largeRequestAccumulate(origin, originCount, originType, target, displacement, targetCount, targetType, op, win,
+                                     request)
+    }
+
+    public static func getAccumulate(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                     _ result: UnsafeMutableRawPointer?, _ resultCount: MPI_Count, _ resultType: MPI_Datatype,
+                                     _ target: Int32, _ displacement: MPI_Aint, _ targetCount: MPI_Count,
+                                     _ targetType: MPI_Datatype, _ op: MPI_Op, _ win: MPI_Win) -> Int32 {
+        Table.largeGetAccumulate(origin, originCount, originType, result, resultCount, resultType, target, displacement,
+                                 targetCount, targetType, op, win)
+    }
+
+    public static func requestGetAccumulate(_ origin: UnsafeRawPointer?, _ originCount: MPI_Count, _ originType: MPI_Datatype,
+                                            _ result: UnsafeMutableRawPointer?, _ resultCount: MPI_Count,
+                                            _ resultType: MPI_Datatype, _ target: Int32, _ displacement: MPI_Aint,
+                                            _ targetCount: MPI_Count, _ targetType: MPI_Datatype, _ op: MPI_Op,
+                                            _ win: MPI_Win, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        Table.largeRequestGetAccumulate(origin, originCount, originType, result, resultCount, resultType, target,
+                                        displacement, targetCount, targetType, op, win, request)
     }
 
     public static func flush(_ rank: Int32, _ win: MPI_Win) -> Int32 { Table.flush(rank, win) }

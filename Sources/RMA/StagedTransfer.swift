@@ -39,9 +39,9 @@ enum StagedTransfer {
     // MARK: Origin side
 
     @inline(never)  // off the direct path's frame (DataMovement.transfer)
-    static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int32,
+    static func transfer(_ direction: DataMovement.Direction, _ origin: UnsafeMutableRawPointer?, _ originCount: Int,
                          _ originType: MPI_Datatype, _ state: UnsafeMutablePointer<WindowState>, _ target: Int32,
-                         _ displacement: MPI_Aint, _ targetCount: Int32, _ targetType: MPI_Datatype) -> Int32 {
+                         _ displacement: MPI_Aint, _ targetCount: Int, _ targetType: MPI_Datatype) -> Int32 {
         let handle = state.pointee.handle
         let originShape: TypeShape, targetShape: TypeShape, bytes: Int
         switch DataMovement.check(state, target, originCount, originType, targetCount, targetType) {
@@ -50,11 +50,11 @@ enum StagedTransfer {
         }
         if bytes == 0 { return MPI_SUCCESS }
         let layout: TargetLayout
-        switch layoutOf(state, target, displacement, Int(targetCount), targetType, targetShape) {
+        switch layoutOf(state, target, displacement, targetCount, targetType, targetShape) {
         case .success(let resolved): layout = resolved
         case .failure(let error): return windowError(handle, error.code)
         }
-        guard let origin else { return windowError(handle, MPI_ERR_BUFFER) }
+        guard originShape.canAddress(origin) else { return windowError(handle, MPI_ERR_BUFFER) }
         let request = Request(state: state, target: target, layout: layout, op: 0, element: MPI_BYTE, elementSize: 1)
         switch direction {
         case .put:
@@ -71,7 +71,7 @@ enum StagedTransfer {
     static func accumulate(_ operation: Accumulate.Operation, _ checked: Accumulate.Checked,
                            _ state: UnsafeMutablePointer<WindowState>) -> Int32 {
         let layout: TargetLayout
-        switch layoutOf(state, operation.target, operation.displacement, Int(operation.targetCount),
+        switch layoutOf(state, operation.target, operation.displacement, operation.targetCount,
                         operation.targetType, checked.targetShape) {
         case .success(let resolved): layout = resolved
         case .failure(let error): return windowError(state.pointee.handle, error.code)
@@ -80,13 +80,13 @@ enum StagedTransfer {
                               element: checked.element, elementSize: checked.elementSize)
         let apply = { (data: UnsafeRawPointer?) -> Int32 in
             guard operation.fetches else { return issue(.accumulate, request, sources: (data, nil), result: nil) }
-            return withContiguousResult(operation.result!, operation.resultCount, operation.resultType,
+            return withContiguousResult(operation.result, operation.resultCount, operation.resultType,
                                         checked.resultShape!, checked.bytes) { result in
                 issue(.getAccumulate, request, sources: (data, nil), result: result)
             }
         }
         if checked.ignoresOrigin { return apply(nil) }
-        return withContiguousSource(operation.origin!, operation.originCount, operation.originType,
+        return withContiguousSource(operation.origin, operation.originCount, operation.originType,
                                     checked.originShape!, checked.bytes, apply)
     }
 
@@ -206,9 +206,9 @@ enum StagedTransfer {
     }
 
     /// Runs `body` on the origin data as contiguous bytes: the buffer itself, or a packed copy.
-    private static func withContiguousSource(_ buffer: UnsafeRawPointer, _ count: Int32, _ type: MPI_Datatype,
+    private static func withContiguousSource(_ buffer: UnsafeRawPointer?, _ count: Int, _ type: MPI_Datatype,
                                              _ shape: TypeShape, _ bytes: Int, _ body: (UnsafeRawPointer) -> Int32) -> Int32 {
-        if shape.contiguous { return body(buffer) }
+        if shape.contiguous { return body(buffer!) }  // not nil when contiguous (TypeShape.canAddress)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { packed.deallocate() }
         let code = Packing.pack(buffer, count, type, into: packed, bytes)
@@ -217,10 +217,10 @@ enum StagedTransfer {
 
     /// Runs `body` with contiguous room for fetched bytes, then unpacks them into `buffer` if its
     /// type is not contiguous.
-    private static func withContiguousResult(_ buffer: UnsafeMutableRawPointer, _ count: Int32, _ type: MPI_Datatype,
+    private static func withContiguousResult(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype,
                                              _ shape: TypeShape, _ bytes: Int,
                                              _ body: (UnsafeMutableRawPointer) -> Int32) -> Int32 {
-        if shape.contiguous { return body(buffer) }
+        if shape.contiguous { return body(buffer!) }  // not nil when contiguous (TypeShape.canAddress)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { packed.deallocate() }
         let code = body(packed)

@@ -41,6 +41,8 @@ extension MPIProgram {
         name: "dynamic_windows", calls: [.put, .get], usesPassThroughWindows: true,
         argumentsWhenServedByRegion: ["--expect-range-errors"])
     static let allocMem = MPIProgram(name: "alloc_mem", calls: [], usesPassThroughWindows: true)
+    /// MPI_NO_OP with ignored origins, zero-byte calls, MPI_BOTTOM, pair types, every op on every type.
+    static let rmaCorners = MPIProgram(name: "rma_corners", calls: [.put, .get, .acc])
     /// Its node size depends on IVSHMEM_RMA_SHARED_NODES: only RegionMemoryTests runs it.
     static let sharedWindows = MPIProgram(name: "shared_windows", calls: [.put, .get, .acc])
 
@@ -59,7 +61,7 @@ extension MPIProgram {
     /// Every program that checks its own results.
     static let selfChecking: [MPIProgram] = [
         putGet, syncModes, datatypes, accumulateOps, atomicity, rangeErrors, windowShapes, windowLifecycle,
-        passThroughWindows, dynamicWindows, allocMem,
+        passThroughWindows, dynamicWindows, allocMem, rmaCorners,
     ]
     /// The main data-movement and synchronization programs, also run at 8 ranks.
     static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]
