@@ -2,6 +2,7 @@ import Atomics
 import CMPI
 import Glibc
 import Region
+import SharedSync
 import Synchronization
 
 /// Every member's published attachments, as one window member sees them. Plain pointers, read

@@ -283,6 +283,18 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Win_call_errhandler: @convention(c) (MPI_Win, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Win_call_errhandler($0, $1)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Query_thread: @convention(c) (UnsafeMutablePointer<Int32>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Query_thread($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_local: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_local($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Type_commit: @convention(c) (UnsafeMutablePointer<MPI_Datatype>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Type_commit($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Type_create_hindexed_block_c: @convention(c) (MPI_Count, MPI_Count, UnsafePointer<MPI_Count>?, MPI_Datatype, UnsafeMutablePointer<MPI_Datatype>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Type_create_hindexed_block_c($0, $1, $2, $3, $4)
+    }
 
     /// Points every function at the MPI library's symbol, or at a stub that reports it missing.
     static func bind(_ symbol: (String) -> UnsafeMutableRawPointer?) {
@@ -379,6 +391,10 @@ enum MPILibrary {
         PMPI_Type_size_x = symbol("PMPI_Type_size_x").map { unsafeBitCast($0, to: type(of: PMPI_Type_size_x)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Type_size_x") }
         PMPI_Unpack_c = symbol("PMPI_Unpack_c").map { unsafeBitCast($0, to: type(of: PMPI_Unpack_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Unpack_c") }
         PMPI_Win_call_errhandler = symbol("PMPI_Win_call_errhandler").map { unsafeBitCast($0, to: type(of: PMPI_Win_call_errhandler)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Win_call_errhandler") }
+        PMPI_Query_thread = symbol("PMPI_Query_thread").map { unsafeBitCast($0, to: type(of: PMPI_Query_thread)) } ?? { _ in MPILibraryLoader.missing("PMPI_Query_thread") }
+        PMPI_Reduce_local = symbol("PMPI_Reduce_local").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_local)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_local") }
+        PMPI_Type_commit = symbol("PMPI_Type_commit").map { unsafeBitCast($0, to: type(of: PMPI_Type_commit)) } ?? { _ in MPILibraryLoader.missing("PMPI_Type_commit") }
+        PMPI_Type_create_hindexed_block_c = symbol("PMPI_Type_create_hindexed_block_c").map { unsafeBitCast($0, to: type(of: PMPI_Type_create_hindexed_block_c)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Type_create_hindexed_block_c") }
     }
 }
 
@@ -715,3 +731,7 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Type_size_x(_ datatype: MPI_Datatype, _ size: UnsafeMutablePointer<MPI_Count>?) -> Int32 { MPILibrary.PMPI_Type_size_x(datatype, size) }
 @inline(__always) @discardableResult func PMPI_Unpack_c(_ inbuf: UnsafeRawPointer?, _ insize: MPI_Count, _ position: UnsafeMutablePointer<MPI_Count>?, _ outbuf: UnsafeMutableRawPointer?, _ outcount: MPI_Count, _ datatype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Unpack_c(inbuf, insize, position, outbuf, outcount, datatype, comm) }
 @inline(__always) @discardableResult func PMPI_Win_call_errhandler(_ win: MPI_Win, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Win_call_errhandler(win, errorcode) }
+@inline(__always) @discardableResult func PMPI_Query_thread(_ provided: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Query_thread(provided) }
+@inline(__always) @discardableResult func PMPI_Reduce_local(_ inbuf: UnsafeRawPointer?, _ inoutbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op) -> Int32 { MPILibrary.PMPI_Reduce_local(inbuf, inoutbuf, count, datatype, op) }
+@inline(__always) @discardableResult func PMPI_Type_commit(_ datatype: UnsafeMutablePointer<MPI_Datatype>?) -> Int32 { MPILibrary.PMPI_Type_commit(datatype) }
+@inline(__always) @discardableResult func PMPI_Type_create_hindexed_block_c(_ count: MPI_Count, _ blocklength: MPI_Count, _ array_of_displacements: UnsafePointer<MPI_Count>?, _ oldtype: MPI_Datatype, _ newtype: UnsafeMutablePointer<MPI_Datatype>?) -> Int32 { MPILibrary.PMPI_Type_create_hindexed_block_c(count, blocklength, array_of_displacements, oldtype, newtype) }
