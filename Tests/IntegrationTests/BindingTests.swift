@@ -40,10 +40,12 @@ struct BindingTests {
     @Test("PMPI tool without the library: its counts are the program's calls")
     func toolAlone() throws {
         let tool = try CompiledPrograms.sharedLibrary(named: "pmpi_counter")
+        let output = try ToolOutput()
         let job = MPIJob(
-            program: .pmpiCounted, groups: [RankGroup(ranks: Self.ranks)], companionPreload: (library: tool, first: true))
+            program: .pmpiCounted, groups: [RankGroup(ranks: Self.ranks)], companionPreload: (library: tool, first: true),
+            environment: [output.variable])
         let result = try runAndCheck(job, stats: .absent)
-        checkToolCounts(result, ranks: Self.ranks)
+        checkToolCounts(result, output, ranks: Self.ranks)
     }
 
     @Test("PMPI tool and the library in LD_PRELOAD: the tool sees every call, the job is served",
@@ -51,12 +53,13 @@ struct BindingTests {
     func toolBesideLibrary(toolFirst: Bool) throws {
         let library = try TestFixtures.requireLibrary()
         let tool = try CompiledPrograms.sharedLibrary(named: "pmpi_counter")
+        let output = try ToolOutput()
         try withRegionFiles(1) { regions in
             let job = MPIJob(
                 program: .pmpiCounted, groups: [RankGroup(ranks: Self.ranks, region: regions[0])], preload: library,
-                companionPreload: (library: tool, first: toolFirst), environment: MPIJob.libraryEnvironment)
+                companionPreload: (library: tool, first: toolFirst), environment: MPIJob.libraryEnvironment + [output.variable])
             let result = try runAndCheck(job, stats: .oneRegion)
-            checkToolCounts(result, ranks: Self.ranks)
+            checkToolCounts(result, output, ranks: Self.ranks)
         }
     }
 
@@ -67,10 +70,22 @@ struct BindingTests {
     ]
 
     /// Every rank printed one `pmpi_counter rank R: MPI_X=N ...` line with exactly the program's calls.
-    private func checkToolCounts(_ result: JobResult, ranks: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    /// A fresh directory the tool writes one file per rank into (PMPI_COUNTER_DIR).
+    private struct ToolOutput {
+        let directory = TestFixtures.scratchDirectory.appendingPathComponent("pmpi-counter-\(UUID().uuidString)")
+        init() throws { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        var variable: (String, String) { ("PMPI_COUNTER_DIR", directory.path) }
+        func lines(of rank: Int) -> [String] {
+            let file = directory.appendingPathComponent("rank-\(rank).txt")
+            return ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+    }
+
+    private func checkToolCounts(_ result: JobResult, _ output: ToolOutput, ranks: Int,
+                                 sourceLocation: SourceLocation = #_sourceLocation) {
         for rank in 0..<ranks {
             let prefix = "pmpi_counter rank \(rank):"
-            let lines = result.stdoutLines.filter { $0.hasPrefix(prefix) }
+            let lines = output.lines(of: rank).filter { $0.hasPrefix(prefix) }
             guard lines.count == 1, let line = lines.first else {
                 let problem = "rank \(rank): \(lines.count) \"\(prefix)\" lines, expected 1 (the tool's MPI_Finalize never ran?)"
                 Issue.record("\(problem)\n\(result.report)", sourceLocation: sourceLocation)

@@ -7,6 +7,7 @@
  */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define COUNTED_CALLS(X)                                                       \
@@ -42,10 +43,23 @@ int MPI_Finalize(void) {
     int length = snprintf(line, sizeof line, "pmpi_counter rank %d:", rank);
     for (int i = 0; i < counted_call_count; i++)
         length += snprintf(line + length, sizeof line - (size_t)length, " %s=%ld", call_names[i], call_counts[i]);
-    /* One write(2), newline included: lines of ranks sharing mpiexec's output never run together. */
+    /* Into its own file (PMPI_COUNTER_DIR/rank-R.txt) when asked: mpiexec may split a line that
+     * shares its output with other ranks' lines. Else one write(2) to stdout. */
     length += snprintf(line + length, sizeof line - (size_t)length, "\n");
     fflush(stdout);
-    if (write(STDOUT_FILENO, line, (size_t)length) < 0) perror("pmpi_counter");
+    const char *directory = getenv("PMPI_COUNTER_DIR");
+    FILE *file = NULL;
+    if (directory) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/rank-%d.txt", directory, rank);
+        file = fopen(path, "w");
+    }
+    if (file) {
+        fputs(line, file);
+        fclose(file);
+    } else if (write(STDOUT_FILENO, line, (size_t)length) < 0) {
+        perror("pmpi_counter");
+    }
     return PMPI_Finalize();
 }
 
