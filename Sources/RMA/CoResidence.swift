@@ -83,6 +83,9 @@ enum CoResidence {
     /// Releases what the job holds in the region. Collective over MPI_COMM_WORLD, before PMPI_Finalize.
     static func finish(_ runtime: Runtime) {
         PMPI_Barrier(runtime.progressComm)
+        // Only now, with every rank finalizing, may blocks go back: until the barrier a peer may
+        // still copy into this rank's MPI_Alloc_mem memory.
+        Memory.releaseAll(runtime)
         if let region = runtime.region, let slot = runtime.jobSlot {
             region.freeAll(jobID: runtime.jobID, wait: runtime.waitPolicy)
             region.releaseJobSlot(slot, jobID: runtime.jobID)

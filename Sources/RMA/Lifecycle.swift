@@ -38,7 +38,6 @@ public enum Lifecycle {
             // reports them as erroneous after MPI_Finalize).
             ProgressAgent.stop()
             WindowTable.removeAll()
-            Memory.releaseAll(runtime)
             CoResidence.finish(runtime)
             Runtime.current = nil
         }

@@ -17,6 +17,10 @@ struct StagedWindow {
     /// The private copy of the record being applied (header and ranges, `Record.largestHeader`
     /// bytes): what is checked is what is used, whatever other guests write into the ring meanwhile.
     let recordCopy: UnsafeMutableRawPointer
+    /// The packed target elements of an accumulate whose elements span ranges (pair types with
+    /// padding), `elementScratchSize` bytes: the largest record this member's inbox takes.
+    let elementScratch: UnsafeMutableRawPointer
+    let elementScratchSize: Int
     /// What records to this member are checked against (made once: no closure per record).
     let limits: Record.Limits
     /// Process-local lock words: one applier at a time (the agent or an MPI call), and one fetch
@@ -161,7 +165,7 @@ enum StagedTransfer {
         var chunker = LayoutChunker(request.layout)
         return withUnsafeTemporaryAllocation(of: Segment.self, capacity: maxSegmentsPerRecord) { ranges in
             while !chunker.isDone {
-                let chunk = chunker.next(limit: limit, maxSegments: maxSegmentsPerRecord, into: ranges.baseAddress!)
+                let chunk = chunker.next(limit: limit, elementSize: request.elementSize, maxSegments: maxSegmentsPerRecord, into: ranges.baseAddress!)
                 var sequence: UInt64 = 0
                 if result != nil {
                     staged.pointee.fetchSequence += 1
@@ -334,6 +338,14 @@ enum StagedTransfer {
         let base = staged.pointee.base!
         var source = UnsafeRawPointer(record + parsed.payloadOffset)
         var reply = replyMailbox.replyArea + parsed.replyOffset
+        if parsed.kind == .accumulate || (parsed.kind == .getAccumulate && op != IVSHMEM_MPI_NO_OP),
+           (0..<parsed.segmentCount).contains(where: { parsed.range($0, in: copy).length % parsed.elementSize != 0 }) {
+            guard parsed.dataBytes <= staged.pointee.elementScratchSize else { return .malformed("record larger than the inbox takes") }
+            combinePacked(parsed, copy, base: base, source: source, reply: parsed.kind.fetches ? reply : nil,
+                          op: op, element: element, scratch: staged.pointee.elementScratch)
+            if parsed.kind.fetches { replyMailbox.replies.store(parsed.replySequence) }
+            return .applied
+        }
         for index in 0..<parsed.segmentCount {
             let range = parsed.range(index, in: copy)
             let window = base + range.offset
@@ -362,6 +374,27 @@ enum StagedTransfer {
         }
         if parsed.kind.fetches { replyMailbox.replies.store(parsed.replySequence) }
         return .applied
+    }
+
+    /// An accumulate whose elements span ranges: gathers the target's elements into `scratch` in
+    /// packing order, answers a fetch from there, combines, and scatters them back.
+    private static func combinePacked(_ parsed: ParsedRecord, _ copy: UnsafeRawPointer, base: UnsafeMutableRawPointer,
+                                      source: UnsafeRawPointer, reply: UnsafeMutableRawPointer?, op: MPI_Op,
+                                      element: MPI_Datatype, scratch: UnsafeMutableRawPointer) {
+        var packed = 0
+        for index in 0..<parsed.segmentCount {
+            let range = parsed.range(index, in: copy)
+            memcpy(scratch + packed, base + range.offset, range.length)
+            packed += range.length
+        }
+        if let reply { memcpy(reply, scratch, parsed.dataBytes) }
+        Combine.apply(op, element, target: scratch, origin: source, bytes: parsed.dataBytes, elementSize: parsed.elementSize)
+        packed = 0
+        for index in 0..<parsed.segmentCount {
+            let range = parsed.range(index, in: copy)
+            memcpy(base + range.offset, scratch + packed, range.length)
+            packed += range.length
+        }
     }
 
     private static func reportMalformed(_ state: UnsafeMutablePointer<WindowState>, _ reason: String) {

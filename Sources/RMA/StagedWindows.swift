@@ -132,6 +132,8 @@ extension Windows {
             base: size > 0 ? base : nil, size: windowSize, mailboxes: mailboxes,
             appended: zeroedWords(Int(members)),
             recordCopy: UnsafeMutableRawPointer.allocate(byteCount: Record.largestHeader, alignment: Mailbox.alignment),
+            elementScratch: UnsafeMutableRawPointer.allocate(byteCount: mailboxes[Int(rank)].largestRecord, alignment: Mailbox.alignment),
+            elementScratchSize: mailboxes[Int(rank)].largestRecord,
             limits: limits, applyLock: UnsafeMutableRawPointer(zeroedWords(1)),
             fetchLock: UnsafeMutableRawPointer(zeroedWords(1))))
         register(handle: handle, rank: rank, members: members, comm: comm, targets: targets, control: controls[Int(rank)],
@@ -193,6 +195,7 @@ enum StagedWindows {
         staged.pointee.applyLock.deallocate()
         staged.pointee.fetchLock.deallocate()
         staged.pointee.recordCopy.deallocate()
+        staged.pointee.elementScratch.deallocate()
         staged.deinitialize(count: 1).deallocate()
     }
 }

@@ -92,8 +92,9 @@ enum TargetLayout {
 }
 
 /// Walks a layout in chunks that fit one record: at most `maxSegments` ranges and `limit` bytes,
-/// splitting ranges where needed (`limit` is a multiple of the element size, and so is every
-/// range of an accumulate, so no element is ever split).
+/// splitting ranges where needed. Every chunk but the last holds whole elements (`limit` is a
+/// multiple of the element size): an element of a pair type with padding (MPI_SHORT_INT) spans two
+/// ranges, and the target combines each chunk as packed elements.
 struct LayoutChunker {
     let layout: TargetLayout
     private var index = 0
@@ -106,9 +107,22 @@ struct LayoutChunker {
 
     /// The next chunk's ranges, written to `out` (room for `maxSegments`): how many, their bytes, and
     /// where the chunk starts in the packed data.
-    mutating func next(limit: Int, maxSegments: Int, into out: UnsafeMutablePointer<Segment>)
+    mutating func next(limit: Int, elementSize: Int, maxSegments: Int, into out: UnsafeMutablePointer<Segment>)
         -> (segments: Int, bytes: Int, packedStart: Int) {
+        let start = (index, consumed)
+        var (segments, bytes) = fill(limit: limit, maxSegments: maxSegments, into: out)
+        let partial = bytes % elementSize
+        if partial != 0, bytes > partial {
+            // The ranges ran out inside an element: end the chunk at the element before it.
+            (index, consumed) = start
+            (segments, bytes) = fill(limit: bytes - partial, maxSegments: maxSegments, into: out)
+        }
         let packedStart = packedOffset
+        packedOffset += bytes
+        return (segments, bytes, packedStart)
+    }
+
+    private mutating func fill(limit: Int, maxSegments: Int, into out: UnsafeMutablePointer<Segment>) -> (Int, Int) {
         var segments = 0, bytes = 0
         while index < layout.count, segments < maxSegments, bytes < limit {
             let segment = layout[index]
@@ -119,7 +133,6 @@ struct LayoutChunker {
             consumed += take
             if consumed == segment.length { index += 1; consumed = 0 }
         }
-        packedOffset += bytes
-        return (segments, bytes, packedStart)
+        return (segments, bytes)
     }
 }

@@ -6,24 +6,27 @@ import Region
 /// Window life cycle: MPI_Win_allocate in the region, MPI_Win_free, and the attributes that must
 /// read as they would under plain MPICH.
 public enum Windows {
-    /// What each member tells the others at creation (one allgather, 8 words a member).
+    /// What each member tells the others at creation (one allgather, 7 words a member).
     private struct Offer {
-        static let width = 6
+        static let width = 7
         var leader: Int64        // co-residence group leader's world rank, -1 for none
         var inRegion: Int64      // 1 when its memory is a region block, -1 when the region had no room
         var dataOffset: Int64
         var controlOffset: Int64
         var size: Int64
         var dispUnit: Int64
+        var hasMemory: Int64     // 0 when neither the region nor MPI_Alloc_mem had its memory
 
-        var words: [Int64] { [leader, inRegion, dataOffset, controlOffset, size, dispUnit] }
+        var words: [Int64] { [leader, inRegion, dataOffset, controlOffset, size, dispUnit, hasMemory] }
         init(_ words: ArraySlice<Int64>) {
             let w = Array(words)
-            (leader, inRegion, dataOffset, controlOffset, size, dispUnit) = (w[0], w[1], w[2], w[3], w[4], w[5])
+            (leader, inRegion, dataOffset, controlOffset, size, dispUnit, hasMemory) = (w[0], w[1], w[2], w[3], w[4], w[5], w[6])
         }
-        init(leader: Int64, inRegion: Int64, dataOffset: Int64, controlOffset: Int64, size: Int64, dispUnit: Int64) {
+        init(leader: Int64, inRegion: Int64, dataOffset: Int64, controlOffset: Int64, size: Int64, dispUnit: Int64,
+             hasMemory: Bool) {
             (self.leader, self.inRegion, self.dataOffset, self.controlOffset, self.size, self.dispUnit) =
                 (leader, inRegion, dataOffset, controlOffset, size, dispUnit)
+            self.hasMemory = hasMemory ? 1 : 0
         }
         func reaches(_ other: Offer) -> Bool { inRegion == 1 && other.inRegion == 1 && leader >= 0 && leader == other.leader }
     }
@@ -54,10 +57,15 @@ public enum Windows {
                 allocationError = error
             }
         }
+        // Memory outside the region comes from MPICH, before the allgather: a member it fails
+        // says so there, so every member returns the error instead of entering MPI_Win_create alone.
+        var privateMemory: UnsafeMutableRawPointer?
+        var allocateCode = MPI_SUCCESS
+        if block == nil && size > 0 { allocateCode = PMPI_Alloc_mem(size, MPI_INFO_NULL, &privateMemory) }
         let mine = Offer(leader: Int64(runtime.leaders[Int(me)]), inRegion: block != nil ? 1 : allocationError == nil ? 0 : -1,
                          dataOffset: Int64(block?.offset ?? 0),
                          controlOffset: Int64((block?.offset ?? 0) + roundUp(size, to: ControlBlock.lineSize)),
-                         size: Int64(size), dispUnit: Int64(dispUnit))
+                         size: Int64(size), dispUnit: Int64(dispUnit), hasMemory: allocateCode == MPI_SUCCESS)
         var gathered = [Int64](repeating: 0, count: Offer.width * Int(members))
         PMPI_Allgather(mine.words, Int32(Offer.width), MPI_INT64_T, &gathered, Int32(Offer.width), MPI_INT64_T, comm)
         let offers = (0..<Int(members)).map { Offer(gathered[($0 * Offer.width)..<(($0 + 1) * Offer.width)]) }
@@ -68,9 +76,17 @@ public enum Windows {
                  + "\(allocationError)")
         }
 
+        if let failed = offers.firstIndex(where: { $0.hasMemory == 0 }) {
+            if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
+            if let privateMemory { PMPI_Free_mem(privateMemory) }
+            if failed == Int(rank) { warn("rank \(me): MPI_Win_allocate of \(size) bytes: MPI_Alloc_mem failed (error \(allocateCode))") }
+            PMPI_Comm_call_errhandler(comm, MPI_ERR_NO_MEM)
+            return MPI_ERR_NO_MEM
+        }
         let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
         guard anyPair, let region = runtime.region else {
             if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
+            if let privateMemory { PMPI_Free_mem(privateMemory) }
             runtime.explain("window on a communicator of \(members) goes to MPICH: no two members share a region")
             return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
         }
@@ -86,12 +102,7 @@ public enum Windows {
             // previous window's lock or counters.
             if let start = region.address(offset: block.offset, length: block.size) { memset(start, 0, block.size) }
         } else {
-            if size > 0 {
-                var pointer: UnsafeMutableRawPointer?
-                let code = PMPI_Alloc_mem(size, MPI_INFO_NULL, &pointer)
-                guard code == MPI_SUCCESS else { return code }
-                base = pointer
-            }
+            base = privateMemory
             memory = .mpich(base)
         }
 

@@ -133,11 +133,12 @@ extension Record {
         for index in 0..<segmentCount {
             let at = Record.size + segmentSize * index
             let offset = Int(clamping: word(at)), length = Int(clamping: word(at + 8))
-            guard length > 0, length <= limits.windowSize, length % elementSize == 0,
-                  offset <= limits.windowSize - length else { return problem("target range outside the window") }
+            guard length > 0, length <= limits.windowSize, offset <= limits.windowSize - length else { return problem("target range outside the window") }
             total += length  // each at most the window size, at most 64 of them: no overflow
         }
         guard total == dataBytes else { return problem("ranges do not add up to the data") }
+        // Whole elements, though one may span ranges (a pair type with padding: MPI_SHORT_INT).
+        guard dataBytes % elementSize == 0 else { return problem("a partial element") }
         if kind == .compareAndSwap, segmentCount != 1 || dataBytes != elementSize {
             return problem("compare-and-swap of more than one element")
         }

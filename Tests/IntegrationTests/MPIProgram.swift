@@ -43,6 +43,8 @@ extension MPIProgram {
     static let allocMem = MPIProgram(name: "alloc_mem", calls: [], usesPassThroughWindows: true)
     /// MPI_NO_OP with ignored origins, zero-byte calls, MPI_BOTTOM, pair types, every op on every type.
     static let rmaCorners = MPIProgram(name: "rma_corners", calls: [.put, .get, .acc])
+    /// The MPI-4 `_c` twins of every served call, on MPI_Win_allocate_c and MPI_Win_create_c windows.
+    static let largeCount = MPIProgram(name: "large_count", calls: [.put, .get, .acc])
     /// Its node size depends on IVSHMEM_RMA_SHARED_NODES: only RegionMemoryTests runs it.
     static let sharedWindows = MPIProgram(name: "shared_windows", calls: [.put, .get, .acc])
 
@@ -61,7 +63,7 @@ extension MPIProgram {
     /// Every program that checks its own results.
     static let selfChecking: [MPIProgram] = [
         putGet, syncModes, datatypes, accumulateOps, atomicity, rangeErrors, windowShapes, windowLifecycle,
-        passThroughWindows, dynamicWindows, allocMem, rmaCorners,
+        passThroughWindows, dynamicWindows, allocMem, rmaCorners, largeCount,
     ]
     /// The main data-movement and synchronization programs, also run at 8 ranks.
     static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]

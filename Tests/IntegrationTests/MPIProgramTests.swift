@@ -12,9 +12,9 @@ struct ProgramRun: Sendable, CustomTestStringConvertible {
         [2, 4].flatMap { ranks in MPIProgram.selfChecking.map { ProgramRun(program: $0, ranks: ranks) } }
         + MPIProgram.core.map { ProgramRun(program: $0, ranks: 8) }
 
-    /// The core programs on MPI_Win_create windows (IT_WINDOW_FLAVOR=create, see common.h).
+    /// The core programs and the corner cases on MPI_Win_create windows (IT_WINDOW_FLAVOR=create, see common.h).
     static let stagedMatrix: [ProgramRun] =
-        [2, 4].flatMap { ranks in MPIProgram.core.map { ProgramRun(program: $0, ranks: ranks) } }
+        [2, 4].flatMap { ranks in (MPIProgram.core + [.rmaCorners]).map { ProgramRun(program: $0, ranks: ranks) } }
         + [ProgramRun(program: .syncModes, ranks: 8), ProgramRun(program: .atomicity, ranks: 8)]
 }
 
