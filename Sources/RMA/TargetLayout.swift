@@ -92,9 +92,9 @@ enum TargetLayout {
 }
 
 /// Walks a layout in chunks that fit one record: at most `maxSegments` ranges and `limit` bytes,
-/// splitting ranges where needed. Every chunk but the last holds whole elements (`limit` is a
-/// multiple of the element size): an element of a pair type with padding (MPI_SHORT_INT) spans two
-/// ranges, and the target combines each chunk as packed elements.
+/// splitting ranges where needed. Every chunk holds whole elements, as the target's parser requires
+/// (`limit` is a multiple of the element size): an element of a pair type with padding
+/// (MPI_SHORT_INT) spans two ranges, and the target combines such a chunk as packed elements.
 struct LayoutChunker {
     let layout: TargetLayout
     private var index = 0
