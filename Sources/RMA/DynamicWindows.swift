@@ -164,7 +164,7 @@ public enum DynamicWindows {
             tables: tables, bases: bases, own: block.flatMap { region.address(offset: $0.offset, length: AttachmentTable.bytes) },
             regionBase: region.mapping.base, regionSize: region.size))
         Windows.register(handle: windowOut.pointee, rank: rank, members: members, comm: comm, targets: targets, control: nil,
-                         memory: block.map { .region($0) } ?? .mpich(nil), flavor: MPI_WIN_FLAVOR_DYNAMIC,
+                         memory: block.map { .region($0) } ?? .external, flavor: MPI_WIN_FLAVOR_DYNAMIC,
                          attachments: attachments)
         runtime.explain("dynamic window 0x\(String(UInt32(bitPattern: windowOut.pointee), radix: 16)): puts and gets to memory "
                         + "co-resident members attach from the region are copies; synchronization and accumulates through MPICH")

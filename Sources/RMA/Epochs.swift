@@ -13,8 +13,11 @@ enum Epochs {
         state.pointee.lockAll != 0 || state.pointee.access[Int(target)] & Access.locked != 0
     }
 
+    /// A scan rather than a count of locked targets: threads may lock different targets of one
+    /// window at once (MPI_THREAD_MULTIPLE), and each only writes its target's flag byte.
     static func inAnyPassiveEpoch(_ state: UnsafeMutablePointer<WindowState>) -> Bool {
-        state.pointee.lockAll != 0 || state.pointee.lockedTargets > 0
+        state.pointee.lockAll != 0
+            || UnsafeBufferPointer(start: state.pointee.access, count: Int(state.pointee.memberCount)).contains { $0 & Access.locked != 0 }
     }
 
     /// Writes the window ranks of a group's members into `ranks` (room for every window member)

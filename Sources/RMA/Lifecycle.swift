@@ -17,14 +17,6 @@ public enum Lifecycle {
         let code = PMPI_Init_thread(argc, argv, required, provided)
         guard code == MPI_SUCCESS else { return code }
         start()
-        // Concurrent RMA calls from several threads of one process are not yet safe in the served
-        // paths (epoch bookkeeping of one window races), so a process that can be served says
-        // MPI_THREAD_SERIALIZED instead of MPI_THREAD_MULTIPLE (MPI lets provided be below required).
-        if let provided, provided.pointee == MPI_THREAD_MULTIPLE, let runtime = Runtime.current, Policy.mayServe(runtime) {
-            provided.pointee = MPI_THREAD_SERIALIZED
-            runtime.explain("MPI_Init_thread: provided lowered from MPI_THREAD_MULTIPLE to MPI_THREAD_SERIALIZED: "
-                            + "the served one-sided paths do not yet take concurrent calls from several threads")
-        }
         return code
     }
 

@@ -34,7 +34,6 @@ public enum PassiveTarget {
             Stats.count(.syncMpi)
         }
         state.pointee.access[Int(target)] |= flags
-        state.pointee.lockedTargets += 1
         return MPI_SUCCESS
     }
 
@@ -55,13 +54,12 @@ public enum PassiveTarget {
             Stats.count(.syncMpi)
         }
         state.pointee.access[Int(target)] &= ~Access.locked
-        state.pointee.lockedTargets -= 1
         return MPI_SUCCESS
     }
 
     public static func lockAll(_ assertion: Int32, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else { return PMPI_Win_lock_all(assertion, handle) }
-        guard state.pointee.lockAll == 0, state.pointee.lockedTargets == 0, !state.pointee.accessStarted else {
+        guard !Epochs.inAnyPassiveEpoch(state), !state.pointee.accessStarted else {
             return windowError(handle, MPI_ERR_RMA_SYNC)
         }
         if state.pointee.regionSync {
@@ -143,17 +141,17 @@ public enum PassiveTarget {
     /// (release ordering) so any later synchronization the program does carries them along.
     static func flush(_ kind: Flush, _ handle: MPI_Win) -> Int32 {
         guard let state = WindowTable.lookup(handle) else { return flushInMPICH(kind, handle) }
-        guard Epochs.inAnyPassiveEpoch(state) else { return windowError(handle, MPI_ERR_RMA_SYNC) }
+        if let error = flushError(kind, state) { return error == MPI_SUCCESS ? error : windowError(handle, error) }
         atomicMemoryFence(ordering: .releasing)
         if state.pointee.staged != nil {
             // Staged data left the origin's buffer when the put returned (local completion); remote
             // completion waits until the target applied it.
             switch kind {
-            case .target(let rank) where rank >= 0 && rank < state.pointee.memberCount:
+            case .target(let rank):
                 StagedTransfer.awaitApplied(state, Int(rank), "MPI_Win_flush")
             case .all:
                 StagedTransfer.awaitAllApplied(state, "MPI_Win_flush_all")
-            case .target, .localTarget, .localAll:
+            case .localTarget, .localAll:
                 break
             }
         }
@@ -168,6 +166,19 @@ public enum PassiveTarget {
         // The window's public copy becomes the private one: apply what origins staged for us.
         StagedTransfer.drain(state, inMPI: true)
         return state.pointee.regionSync ? MPI_SUCCESS : PMPI_Win_sync(handle)
+    }
+
+    /// Why the flush may not go on (MPI_SUCCESS: nothing to do, MPI_PROC_NULL), nil when it may.
+    /// A flush of one target needs a passive epoch on it, the others any passive epoch.
+    private static func flushError(_ kind: Flush, _ state: UnsafeMutablePointer<WindowState>) -> Int32? {
+        switch kind {
+        case .target(let rank), .localTarget(let rank):
+            if rank == MPI_PROC_NULL { return MPI_SUCCESS }
+            guard rank >= 0, rank < state.pointee.memberCount else { return MPI_ERR_RANK }
+            return Epochs.inPassiveEpoch(state, rank) ? nil : MPI_ERR_RMA_SYNC
+        case .all, .localAll:
+            return Epochs.inAnyPassiveEpoch(state) ? nil : MPI_ERR_RMA_SYNC
+        }
     }
 
     private static func flushInMPICH(_ kind: Flush, _ handle: MPI_Win) -> Int32 {

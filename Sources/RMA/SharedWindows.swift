@@ -90,7 +90,7 @@ public enum SharedWindows {
                 size: sizes[member], dispUnit: Int(units[member]), worldRank: worldRanks[member]))
         }
         // Member 0 allocated the block and gives it back at MPI_Win_free, after every member let go.
-        let memory: WindowMemory = rank == 0 ? .region(Region.Block(offset: blockOffset, size: Int(placed[1]))) : .mpich(nil)
+        let memory: WindowMemory = rank == 0 ? .region(Region.Block(offset: blockOffset, size: Int(placed[1]))) : .external
         Windows.register(handle: handle, rank: rank, members: members, comm: comm, targets: targets,
                          control: targets[Int(rank)].control, memory: memory, flavor: MPI_WIN_FLAVOR_SHARED)
         runtime.explain("shared window 0x\(String(UInt32(bitPattern: handle), radix: 16)): \(members) segments in one region block "

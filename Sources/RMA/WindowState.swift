@@ -79,7 +79,6 @@ struct WindowState {
     var fenceOpen = false
     var fenceGeneration: UInt64 = 0
     var lockAll: UInt8 = 0
-    var lockedTargets = 0
     var access: UnsafeMutablePointer<UInt8>
     var startedTargets: UnsafeMutablePointer<Int32>
     var startedCount = 0
@@ -96,7 +95,10 @@ struct WindowState {
 
 enum WindowMemory {
     case region(Region.Block)
-    case mpich(UnsafeMutableRawPointer?)
+    /// Private pages this library mapped for an MPI_Win_allocate member the region could not hold.
+    case mapped(UnsafeMutableRawPointer, bytes: Int)
+    /// Memory the program or MPICH owns (MPI_Win_create, dynamic and shared windows).
+    case external
 }
 
 /// Window handle -> state, as two array indexings: MPICH's handles carry a direct/indirect bit

@@ -57,36 +57,38 @@ public enum Windows {
                 allocationError = error
             }
         }
-        // Memory outside the region comes from MPICH, before the allgather: a member it fails
-        // says so there, so every member returns the error instead of entering MPI_Win_create alone.
-        var privateMemory: UnsafeMutableRawPointer?
-        var allocateCode = MPI_SUCCESS
-        if block == nil && size > 0 { allocateCode = PMPI_Alloc_mem(size, MPI_INFO_NULL, &privateMemory) }
+        // Memory outside the region is mapped before the allgather: a member that gets none says
+        // so there, so every member returns the error instead of entering MPI_Win_create alone.
+        // Not MPI_Alloc_mem: MPICH 4.0.2's reports success for sizes malloc refuses (and returns
+        // a pointer near 0).
+        let privateMemory = block == nil && size > 0 ? mapPrivate(size) : nil
+        let mapError = errno
+        let hasMemory = block != nil || size == 0 || privateMemory != nil
         let mine = Offer(leader: Int64(runtime.leaders[Int(me)]), inRegion: block != nil ? 1 : allocationError == nil ? 0 : -1,
                          dataOffset: Int64(block?.offset ?? 0),
                          controlOffset: Int64((block?.offset ?? 0) + roundUp(size, to: ControlBlock.lineSize)),
-                         size: Int64(size), dispUnit: Int64(dispUnit), hasMemory: allocateCode == MPI_SUCCESS)
+                         size: Int64(size), dispUnit: Int64(dispUnit), hasMemory: hasMemory)
         var gathered = [Int64](repeating: 0, count: Offer.width * Int(members))
         PMPI_Allgather(mine.words, Int32(Offer.width), MPI_INT64_T, &gathered, Int32(Offer.width), MPI_INT64_T, comm)
         let offers = (0..<Int(members)).map { Offer(gathered[($0 * Offer.width)..<(($0 + 1) * Offer.width)]) }
         // One line per window, from the first member the region could not hold.
         let short = offers.indices.filter { offers[$0].inRegion == -1 }
         if let allocationError, short.first == Int(rank) {
-            warn("rank \(me): window of \(size) bytes falls back to MPICH memory on \(short.count) of \(members) member(s): "
+            warn("rank \(me): window of \(size) bytes falls back to private memory on \(short.count) of \(members) member(s): "
                  + "\(allocationError)")
         }
 
         if let failed = offers.firstIndex(where: { $0.hasMemory == 0 }) {
             if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
-            if let privateMemory { PMPI_Free_mem(privateMemory) }
-            if failed == Int(rank) { warn("rank \(me): MPI_Win_allocate of \(size) bytes: MPI_Alloc_mem failed (error \(allocateCode))") }
+            if let privateMemory { munmap(privateMemory, size) }
+            if failed == Int(rank) { warn("rank \(me): MPI_Win_allocate of \(size) bytes: no memory to map (\(String(cString: strerror(mapError))))") }
             PMPI_Comm_call_errhandler(comm, MPI_ERR_NO_MEM)
             return MPI_ERR_NO_MEM
         }
         let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
         guard anyPair, let region = runtime.region else {
             if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
-            if let privateMemory { PMPI_Free_mem(privateMemory) }
+            if let privateMemory { munmap(privateMemory, size) }
             runtime.explain("window on a communicator of \(members) goes to MPICH: no two members share a region")
             return passThrough(size, dispUnit, info, comm, baseOut, windowOut)
         }
@@ -103,7 +105,7 @@ public enum Windows {
             if let start = region.address(offset: block.offset, length: block.size) { memset(start, 0, block.size) }
         } else {
             base = privateMemory
-            memory = .mpich(base)
+            memory = privateMemory.map { .mapped($0, bytes: size) } ?? .external
         }
 
         var handle = MPI_WIN_NULL
@@ -232,9 +234,17 @@ public enum Windows {
         switch memory {
         case .region(let block):
             runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy)
-        case .mpich(let pointer):
-            if let pointer { PMPI_Free_mem(pointer) }
+        case .mapped(let pages, let bytes):
+            munmap(pages, bytes)
+        case .external:
+            break
         }
+    }
+
+    /// Zeroed private pages, nil when the kernel has none to give.
+    private static func mapPrivate(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        let pages = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        return pages == MAP_FAILED ? nil : pages
     }
 
     private static func rankSequence(_ count: Int) -> UnsafeMutablePointer<Int32> {

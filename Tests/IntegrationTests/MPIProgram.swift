@@ -45,6 +45,9 @@ extension MPIProgram {
     static let rmaCorners = MPIProgram(name: "rma_corners", calls: [.put, .get, .acc])
     /// The MPI-4 `_c` twins of every served call, on MPI_Win_allocate_c and MPI_Win_create_c windows.
     static let largeCount = MPIProgram(name: "large_count", calls: [.put, .get, .acc])
+    /// Four threads per rank at once under MPI_THREAD_MULTIPLE: one lock_all epoch, locks on
+    /// different targets, windows of each thread's own.
+    static let threads = MPIProgram(name: "threads", calls: [.put, .get, .acc])
     /// Its node size depends on IVSHMEM_RMA_SHARED_NODES: only RegionMemoryTests runs it.
     static let sharedWindows = MPIProgram(name: "shared_windows", calls: [.put, .get, .acc])
 
@@ -57,13 +60,17 @@ extension MPIProgram {
     /// library grants late (a target holding its own exclusive lock, a late post).
     static let lateGrant = MPIProgram(name: "late_grant", calls: [.put])
 
+    /// One member of an MPI_Win_allocate gets no memory: every member returns MPI_ERR_NO_MEM.
+    /// Plain MPICH 4.0.2 hangs in it, so only the library runs it.
+    static let allocFailure = MPIProgram(name: "alloc_failure", calls: [.put])
+
     /// Deadlocks on purpose (never prints PASS); only the wait-timeout test runs it.
     static let lockWaitTimeout = MPIProgram(name: "lock_wait_timeout", calls: [])
 
     /// Every program that checks its own results.
     static let selfChecking: [MPIProgram] = [
         putGet, syncModes, datatypes, accumulateOps, atomicity, rangeErrors, windowShapes, windowLifecycle,
-        passThroughWindows, dynamicWindows, allocMem, rmaCorners, largeCount,
+        passThroughWindows, dynamicWindows, allocMem, rmaCorners, largeCount, threads,
     ]
     /// The main data-movement and synchronization programs, also run at 8 ranks.
     static let core: [MPIProgram] = [putGet, syncModes, datatypes, accumulateOps, atomicity]

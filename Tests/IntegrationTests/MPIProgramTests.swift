@@ -14,7 +14,7 @@ struct ProgramRun: Sendable, CustomTestStringConvertible {
 
     /// The core programs and the corner cases on MPI_Win_create windows (IT_WINDOW_FLAVOR=create, see common.h).
     static let stagedMatrix: [ProgramRun] =
-        [2, 4].flatMap { ranks in (MPIProgram.core + [.rmaCorners]).map { ProgramRun(program: $0, ranks: ranks) } }
+        [2, 4].flatMap { ranks in (MPIProgram.core + [.rmaCorners, .threads]).map { ProgramRun(program: $0, ranks: ranks) } }
         + [ProgramRun(program: .syncModes, ranks: 8), ProgramRun(program: .atomicity, ranks: 8)]
 }
 
@@ -45,6 +45,13 @@ struct MPIProgramTests {
           arguments: [2, 4])
     func busyTarget(ranks: Int) throws {
         try runOnRegions(.busyTarget, ranks: ranks)
+    }
+
+    @Test("MPI_Win_allocate where one member gets no memory: every member returns MPI_ERR_NO_MEM", arguments: [2, 4])
+    func allocationFailure(ranks: Int) throws {
+        let result = try runOnRegions(.allocFailure, ranks: ranks, warnings: .atLeastOne)
+        #expect(result.warningLines.contains { $0.contains("MPI_Win_allocate of 1125899906842624 bytes: no memory to map") },
+                "the failing member names itself:\n\(result.warningLines.joined(separator: "\n"))")
     }
 
     @Test("one region, bare metal (MPICH's own shared memory underneath)")

@@ -200,7 +200,7 @@ struct RobustnessTests {
         // 4 MiB holds the 4 KiB windows of 4 ranks, not one 64 MiB window per rank.
         let result = try runOnRegions(.windowFallback, ranks: 4, environment: [("IVSHMEM_RMA_SIZE", "4M")],
                                         arguments: ["64"], stats: .regionFull, warnings: .atLeastOne)
-        let fallbackLines = result.warningLines.filter { $0.contains("window of 67108864 bytes falls back to MPICH") }
+        let fallbackLines = result.warningLines.filter { $0.contains("window of 67108864 bytes falls back to private memory") }
         #expect(fallbackLines.count == result.warningLines.count,
                 "expected only lines naming the 64 MiB window's fallback\n\(result.report)")
         #expect(fallbackLines.count == 1, "expected one fallback line for the job\n\(result.report)")
