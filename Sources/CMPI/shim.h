@@ -6,6 +6,10 @@
 static const MPI_Op IVSHMEM_MPI_SUM = MPI_SUM;
 static const MPI_Op IVSHMEM_MPI_REPLACE = MPI_REPLACE;
 static const MPI_Op IVSHMEM_MPI_NO_OP = MPI_NO_OP;
+/* Every predefined operation an accumulate takes. */
+static const MPI_Op IVSHMEM_MPI_PREDEFINED_OPS[] = {MPI_MAX, MPI_MIN, MPI_SUM, MPI_PROD, MPI_LAND, MPI_BAND, MPI_LOR,
+                                                    MPI_BOR, MPI_LXOR, MPI_BXOR, MPI_MINLOC, MPI_MAXLOC, MPI_REPLACE,
+                                                    MPI_NO_OP};
 /* The MINLOC/MAXLOC pair types: their handles do not fit Swift's Int32 as literals. */
 static const MPI_Datatype IVSHMEM_MPI_PAIR_TYPES[] = {MPI_FLOAT_INT, MPI_DOUBLE_INT, MPI_LONG_INT, MPI_SHORT_INT,
                                                       MPI_LONG_DOUBLE_INT};

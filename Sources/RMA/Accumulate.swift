@@ -251,8 +251,12 @@ public enum Accumulate {
         lock.unlock()
     }
 
-    /// MPICH's predefined operations are builtin handles (kind bits 01, object kind "op").
-    static func isPredefined(_ op: MPI_Op) -> Bool { UInt32(bitPattern: op) >> 26 == UInt32(bitPattern: IVSHMEM_MPI_SUM) >> 26 }
+    /// One of the predefined operations, matched against their handles as the MPICH ABI's mpi.h
+    /// fixes them (every program of the family has them compiled in), not decoded from handle
+    /// bits: an operation read from the region passes only if every process knows it.
+    static func isPredefined(_ op: MPI_Op) -> Bool {
+        withUnsafeBytes(of: IVSHMEM_MPI_PREDEFINED_OPS) { $0.bindMemory(to: MPI_Op.self).contains(op) }
+    }
 
     private struct Staging {
         let target: UnsafeMutableRawPointer?

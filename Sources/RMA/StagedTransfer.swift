@@ -198,9 +198,18 @@ enum StagedTransfer {
                 }
                 advance(SharedWord(at: staged.pointee.appended + target), to: end)
                 if let result {
-                    let answered = waitUntil(policy) { drain(state, inMPI: true); return mine.replies.load() >= sequence }
-                    if !answered {
-                        Runtime.current!.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [state.pointee.targets[target].worldRank])
+                    var fetch = Mailbox.FetchState.pending
+                    let settled = waitUntil(policy) {
+                        drain(state, inMPI: true)
+                        fetch = mine.fetchState(sequence: sequence, appendedTo: mailbox, recordEnd: end)
+                        return fetch != .pending
+                    }
+                    let targetRank = state.pointee.targets[target].worldRank
+                    if !settled { Runtime.current!.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [targetRank]) }
+                    if fetch == .dropped {
+                        warn("rank \(state.pointee.worldRank): rank \(targetRank) dropped this rank's fetch as malformed "
+                             + "(something other than this job wrote into its part of the region): MPI_ERR_OTHER")
+                        return windowError(state.pointee.handle, MPI_ERR_OTHER)
                     }
                     memcpy(result + chunk.packedStart, mine.replyArea, chunk.bytes)
                 }

@@ -112,6 +112,20 @@ extension Mailbox {
         case record(UnsafeMutableRawPointer, size: Int, position: UInt64)
         case corrupt(skipTo: UInt64)
     }
+
+    /// Where a fetch stands that this member appended to `target` (its record ends at `recordEnd`)
+    /// and whose answer is reply `sequence` in this member's reply area. The target answers a record
+    /// before its tail passes it, so a tail past the record with no answer means the target dropped
+    /// it (it failed the target's checks): the origin must not wait for an answer that never comes.
+    public func fetchState(sequence: UInt64, appendedTo target: Mailbox, recordEnd: UInt64) -> FetchState {
+        if replies.load() >= sequence { return .answered }
+        guard target.tail.load() >= recordEnd else { return .pending }
+        return replies.load() >= sequence ? .answered : .dropped
+    }
+
+    public enum FetchState {
+        case pending, answered, dropped
+    }
 }
 
 /// `value` rounded up to a multiple of `alignment`.

@@ -24,7 +24,7 @@ public enum ReleaseFence {
         case storeFence
     }
 
-    @usableFromInline nonisolated(unsafe) static let fencesStores = Synchronization.Atomic<Bool>(false)
+    @usableFromInline static let fencesStores = Synchronization.Atomic<Bool>(false)
 
     /// Call when a region is mapped, before any release into it. Never goes back to `.plain`: the
     /// process may still hold the write-combining mapping.

@@ -103,6 +103,13 @@ struct ABIMatrixTests {
             }
         }
 
+        /// Intel MPI may return from MPI_Win_lock and MPI_Win_start before the grant (MPI allows
+        /// it in a window spanning servers): a co-resident put must still wait for the grant.
+        @Test("two regions = two servers, 2+2 ranks: puts wait for the grants Intel MPI gives late")
+        func lateGrant() throws {
+            try runOnRegions(.lateGrant, ranks: 2, regions: 2, stats: .twoRegions, implementation: .intelMPI)
+        }
+
         @Test("IMB-RMA, no preload")
         func imbPlain() throws {
             let (job, result) = try IMBRMA.run(on: .intelMPI, region: nil)

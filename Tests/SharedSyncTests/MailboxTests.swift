@@ -63,6 +63,24 @@ struct MailboxTests {
         #expect(!mailbox.hasWork)
     }
 
+    @Test("a fetch is answered when its reply arrives, dropped when the target's tail passes it unanswered")
+    func fetchStates() {
+        let (originMemory, origin) = makeMailbox(capacity: 4096)
+        let (targetMemory, target) = makeMailbox(capacity: 4096)
+        _ = (originMemory, targetMemory)
+        let first = append(target, size: 128, tag: 1)!
+        #expect(origin.fetchState(sequence: 1, appendedTo: target, recordEnd: first) == .pending)
+        origin.replies.store(1)  // answered, the target's tail not yet past the record
+        #expect(origin.fetchState(sequence: 1, appendedTo: target, recordEnd: first) == .answered)
+        #expect(take(target)?.tag == 1)
+        #expect(origin.fetchState(sequence: 1, appendedTo: target, recordEnd: first) == .answered)
+
+        let second = append(target, size: 128, tag: 2)!
+        #expect(origin.fetchState(sequence: 2, appendedTo: target, recordEnd: second) == .pending)
+        #expect(take(target)?.tag == 2)  // consumed without an answer: dropped
+        #expect(origin.fetchState(sequence: 2, appendedTo: target, recordEnd: second) == .dropped)
+    }
+
     @Test("a record that does not fit before the end starts at the beginning, after a pad")
     func wrapsWithPad() {
         let (memory, mailbox) = makeMailbox(capacity: 4096)
