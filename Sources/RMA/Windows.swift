@@ -15,7 +15,7 @@ public enum Windows {
         var controlOffset: Int64
         var size: Int64
         var dispUnit: Int64
-        var hasMemory: Int64     // 0 when neither the region nor MPI_Alloc_mem had its memory
+        var hasMemory: Int64     // 0 when neither the region nor private pages could hold its memory
 
         var words: [Int64] { [leader, inRegion, dataOffset, controlOffset, size, dispUnit, hasMemory] }
         init(_ words: ArraySlice<Int64>) {
