@@ -25,11 +25,14 @@ public enum SharedWindows {
         return PMPI_Comm_split(comm, color, key, newComm)
     }
 
-    public static func allocate(size: MPI_Aint, dispUnit: Int32, info: MPI_Info, comm: MPI_Comm,
+    public static func allocate(size: MPI_Aint, dispUnit: MPI_Aint, info: MPI_Info, comm: MPI_Comm,
                                 baseOut: UnsafeMutableRawPointer?, windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
         let passThrough = { () -> Int32 in
             if Runtime.current != nil { Stats.count(.windowsMpi) }
-            return PMPI_Win_allocate_shared(size, dispUnit, info, comm, baseOut, windowOut)
+            guard let unit = Int32(exactly: dispUnit) else {
+                return PMPI_Win_allocate_shared_c(size, dispUnit, info, comm, baseOut, windowOut)
+            }
+            return PMPI_Win_allocate_shared(size, unit, info, comm, baseOut, windowOut)
         }
         // Every member decides alike from what all ranks know: the collectives below must match.
         var isInter: Int32 = 0
@@ -77,7 +80,7 @@ public enum SharedWindows {
 
         let myBase = region.address(offset: blockOffset + layout.segments[Int(rank)], length: Int(size))
         var handle = MPI_WIN_NULL
-        let code = PMPI_Win_create(myBase, size, dispUnit, info, comm, &handle)
+        let code = Windows.createInMPICH(myBase, size, dispUnit, info, comm, &handle)
         guard code == MPI_SUCCESS else {
             if rank == 0 { region.free(Region.Block(offset: blockOffset, size: Int(placed[1])), jobID: runtime.jobID, wait: runtime.waitPolicy) }
             return code
@@ -103,9 +106,9 @@ public enum SharedWindows {
     /// The segment of `rank` (MPI_PROC_NULL: the lowest rank with a nonzero size), its address
     /// in the caller's own mapping of the region.
     public static func query(_ handle: MPI_Win, _ rank: Int32, _ sizeOut: UnsafeMutablePointer<MPI_Aint>?,
-                             _ unitOut: UnsafeMutablePointer<Int32>?, _ baseOut: UnsafeMutableRawPointer?) -> Int32 {
+                             _ unitOut: UnsafeMutablePointer<MPI_Aint>?, _ baseOut: UnsafeMutableRawPointer?) -> Int32 {
         guard let state = WindowTable.lookup(handle), state.pointee.flavor == MPI_WIN_FLAVOR_SHARED else {
-            return PMPI_Win_shared_query(handle, rank, sizeOut, unitOut, baseOut)
+            return PMPI_Win_shared_query_c(handle, rank, sizeOut, unitOut, baseOut)
         }
         guard let sizeOut, let unitOut, let baseOut else { return windowError(handle, MPI_ERR_ARG) }
         let members = Int(state.pointee.memberCount)
@@ -118,7 +121,7 @@ public enum SharedWindows {
         }
         let slot = state.pointee.targets[member]
         sizeOut.pointee = slot.size
-        unitOut.pointee = Int32(slot.dispUnit)
+        unitOut.pointee = slot.dispUnit
         baseOut.storeBytes(of: slot.data, as: UnsafeMutableRawPointer?.self)
         return MPI_SUCCESS
     }

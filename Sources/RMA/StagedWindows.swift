@@ -25,13 +25,13 @@ extension Windows {
             let w = Array(words)
             (allocated, blockOffset, stagingSize, size, dispUnit, leader, dataOffset) = (w[0], w[1], w[2], w[3], w[4], w[5], w[6])
         }
-        init(allocated: Bool, blockOffset: Int, stagingSize: Int, size: Int, dispUnit: Int32, leader: Int32, dataOffset: Int) {
+        init(allocated: Bool, blockOffset: Int, stagingSize: Int, size: Int, dispUnit: MPI_Aint, leader: Int32, dataOffset: Int) {
             (self.allocated, self.blockOffset, self.stagingSize) = (allocated ? 1 : 0, Int64(blockOffset), Int64(stagingSize))
             (self.size, self.dispUnit, self.leader, self.dataOffset) = (Int64(size), Int64(dispUnit), Int64(leader), Int64(dataOffset))
         }
     }
 
-    public static func create(base: UnsafeMutableRawPointer?, size: MPI_Aint, dispUnit: Int32, info: MPI_Info, comm: MPI_Comm,
+    public static func create(base: UnsafeMutableRawPointer?, size: MPI_Aint, dispUnit: MPI_Aint, info: MPI_Info, comm: MPI_Comm,
                               windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
         // Every member takes the same path: the checks below depend only on what all members know alike.
         var isInter: Int32 = 0
@@ -101,7 +101,7 @@ extension Windows {
         memset(controls[Int(rank)], 0, blockSize)
 
         var handle = MPI_WIN_NULL
-        let code = PMPI_Win_create(base, size, dispUnit, info, comm, &handle)
+        let code = createInMPICH(base, size, dispUnit, info, comm, &handle)
         guard code == MPI_SUCCESS else {
             mailboxes.deinitialize(count: Int(members)).deallocate()
             region.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy)
@@ -145,10 +145,10 @@ extension Windows {
         return MPI_SUCCESS
     }
 
-    private static func passThroughCreate(_ base: UnsafeMutableRawPointer?, _ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info,
+    private static func passThroughCreate(_ base: UnsafeMutableRawPointer?, _ size: MPI_Aint, _ dispUnit: MPI_Aint, _ info: MPI_Info,
                                           _ comm: MPI_Comm, _ windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
         if Runtime.current != nil { Stats.count(.windowsMpi) }
-        return PMPI_Win_create(base, size, dispUnit, info, comm, windowOut)
+        return createInMPICH(base, size, dispUnit, info, comm, windowOut)
     }
 
     private static func zeroedWords(_ count: Int) -> UnsafeMutablePointer<UInt64> {

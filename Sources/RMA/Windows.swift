@@ -31,7 +31,7 @@ public enum Windows {
         func reaches(_ other: Offer) -> Bool { inRegion == 1 && other.inRegion == 1 && leader >= 0 && leader == other.leader }
     }
 
-    public static func allocate(size: MPI_Aint, dispUnit: Int32, info: MPI_Info, comm: MPI_Comm,
+    public static func allocate(size: MPI_Aint, dispUnit: MPI_Aint, info: MPI_Info, comm: MPI_Comm,
                          baseOut: UnsafeMutableRawPointer?, windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
         // Every member must take the same path (the allgather below is collective), so the early
         // exits depend only on what all ranks know alike, or on arguments MPICH will reject.
@@ -109,7 +109,7 @@ public enum Windows {
         }
 
         var handle = MPI_WIN_NULL
-        let code = PMPI_Win_create(base, size, dispUnit, info, comm, &handle)
+        let code = createInMPICH(base, size, dispUnit, info, comm, &handle)
         guard code == MPI_SUCCESS else {
             release(memory, runtime)
             return code
@@ -224,10 +224,20 @@ public enum Windows {
         return values
     }()
 
-    private static func passThrough(_ size: MPI_Aint, _ dispUnit: Int32, _ info: MPI_Info, _ comm: MPI_Comm,
+    private static func passThrough(_ size: MPI_Aint, _ dispUnit: MPI_Aint, _ info: MPI_Info, _ comm: MPI_Comm,
                                     _ baseOut: UnsafeMutableRawPointer?, _ windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
         if Runtime.current != nil { Stats.count(.windowsMpi) }
-        return PMPI_Win_allocate(size, dispUnit, info, comm, baseOut, windowOut)
+        guard let unit = Int32(exactly: dispUnit) else { return PMPI_Win_allocate_c(size, dispUnit, info, comm, baseOut, windowOut) }
+        return PMPI_Win_allocate(size, unit, info, comm, baseOut, windowOut)
+    }
+
+    /// MPICH's MPI_Win_create over memory the engine placed: the int form when the unit fits one
+    /// (what an int call asked for), the large-count form otherwise. Either meets the other
+    /// members' calls, whichever form they made.
+    static func createInMPICH(_ base: UnsafeMutableRawPointer?, _ size: MPI_Aint, _ dispUnit: MPI_Aint, _ info: MPI_Info,
+                              _ comm: MPI_Comm, _ windowOut: UnsafeMutablePointer<MPI_Win>?) -> Int32 {
+        guard let unit = Int32(exactly: dispUnit) else { return PMPI_Win_create_c(base, size, dispUnit, info, comm, windowOut) }
+        return PMPI_Win_create(base, size, unit, info, comm, windowOut)
     }
 
     private static func release(_ memory: WindowMemory, _ runtime: Runtime) {

@@ -4,7 +4,9 @@
  * displacement units), MPI_Put_c, MPI_Get_c, MPI_Accumulate_c, MPI_Get_accumulate_c in fence
  * epochs, their request-based twins in a lock_all epoch, and an MPI_Win_allocate_shared_c
  * window read back through MPI_Win_shared_query_c. Every rank targets its right neighbour;
- * the bytes are checked at the target and in the result buffers.
+ * the bytes are checked at the target and in the result buffers. Last, windows where one rank's
+ * displacement unit does not fit an int (MPI_Win_allocate_c / MPI_Win_create_c on that rank, the
+ * int forms on the others): all members meet in one creation and the puts land.
  */
 #include "common.h"
 
@@ -119,6 +121,46 @@ static void check_shared_query(void) {
     MPI_OK(MPI_Comm_free(&node));
 }
 
+static void check_large_disp_unit(MPI_Aint bytes) {
+    const int last = world_size - 1;
+    const MPI_Aint huge_unit = (MPI_Aint)1 << 32;
+    int source[ELEMENTS], expected[ELEMENTS];
+    for (int create = 0; create < 2; create++) {
+        int *base = NULL;
+        MPI_Win win;
+        if (create) {
+            base = xmalloc((size_t)bytes);
+            memset(base, 0, (size_t)bytes);
+            if (world_rank == last) MPI_OK(MPI_Win_create_c(base, bytes, huge_unit, MPI_INFO_NULL, MPI_COMM_WORLD, &win));
+            else MPI_OK(MPI_Win_create(base, bytes, sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD, &win));
+        } else if (world_rank == last) {
+            MPI_OK(MPI_Win_allocate_c(bytes, huge_unit, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win));
+        } else {
+            MPI_OK(MPI_Win_allocate(bytes, sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win));
+        }
+        const char *flavor = create ? "MPI_Win_create_c" : "MPI_Win_allocate_c";
+        /* The attribute is an int (MPICH reads 2^32 back as 0): checked where the unit fits one. */
+        int *unit = NULL, found = 0;
+        MPI_OK(MPI_Win_get_attr(win, MPI_WIN_DISP_UNIT, &unit, &found));
+        CHECK(found, "%s: no MPI_WIN_DISP_UNIT attribute", flavor);
+        if (world_rank != last) CHECK_EQ_LL(*unit, sizeof(int), "MPI_WIN_DISP_UNIT");
+        /* Rank 0 and the last rank put to each other at displacement 0. */
+        const int peer = world_rank == 0 ? last : world_rank == last ? 0 : -1;
+        for (int i = 0; i < ELEMENTS; i++) source[i] = pattern(world_rank, peer, i, 4);
+        MPI_OK(MPI_Win_fence(0, win));
+        if (peer >= 0) MPI_OK(MPI_Put(source, ELEMENTS, MPI_INT, peer, 0, ELEMENTS, MPI_INT, win));
+        MPI_OK(MPI_Win_fence(0, win));
+        if (peer >= 0) {
+            for (int i = 0; i < ELEMENTS; i++) expected[i] = pattern(peer, world_rank, i, 4);
+            char what[96];
+            snprintf(what, sizeof what, "%s, the last rank's unit 2^32: window after the put", flavor);
+            check_window(base, expected, what);
+        }
+        MPI_OK(MPI_Win_free(&win));
+        if (create) free(base);
+    }
+}
+
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "large_count");
     const MPI_Aint bytes = window_bytes(ELEMENTS * sizeof(int));
@@ -139,5 +181,8 @@ int main(int argc, char **argv) {
 
     check_shared_query();
     test_phase_done("MPI_Win_allocate_shared_c window");
+
+    check_large_disp_unit(bytes);
+    test_phase_done("a displacement unit above INT_MAX on one rank");
     return test_finish();
 }
