@@ -128,6 +128,32 @@ struct BindingTests {
             try runAndCheck(job, stats: .oneRegion)
         }
     }
+
+    /// An independent conformance check: mpi4py's own unit tests of windows and one-sided calls,
+    /// unmodified, every rank sharing one region. They also make windows the library hands to
+    /// MPICH (on MPI_COMM_SELF, dynamic ones), hence `usesPassThroughWindows`.
+    @Test("mpi4py's own test_rma, test_rma_nb and test_win pass served",
+          .enabled(if: Mpi4py.installation != nil, Mpi4py.missingComment), arguments: [2, 3])
+    func mpi4pyTestSuite(ranks: Int) throws {
+        let mpi4py = try #require(Mpi4py.installation)
+        let tests = try #require(mpi4py.testSuite, "mpi4py's test suite is not in \(mpi4py.site.deletingLastPathComponent().path)/tests: run scripts/setup")
+        let library = try TestFixtures.requireLibrary()
+        let program = MPIProgram(name: "mpi4py test suite", calls: [.put, .get, .acc], usesPassThroughWindows: true)
+        try withRegionFiles(1) { regions in
+            let job = MPIJob(
+                program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
+                interpreter: mpi4py.python, environment: MPIJob.libraryEnvironment + mpi4py.environment,
+                arguments: ["test_rma", "test_rma_nb", "test_win"], timeoutSeconds: 180)
+            let result = try job.run(executable: tests)
+            try requireNotHung(result, of: job)
+            // unittest ends each rank's report with "OK" (or "FAILED (...)") on stderr.
+            let okLines = result.stderr.split(separator: "\n").filter { $0 == "OK" || $0.hasPrefix("OK (") }.count
+            #expect(result.exitStatus == 0 && okLines == ranks,
+                    "exit status \(result.exitStatus), \(okLines) of \(ranks) ranks reported OK\n\(result.report)")
+            let problems = statsProblems(result, program: program, ranks: ranks, expectation: .oneRegion)
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(result.report)")
+        }
+    }
 }
 
 /// mpi4py as scripts/setup builds it from PyPI's sdist against the MPI on PATH: in
@@ -157,6 +183,12 @@ struct Mpi4py: Sendable {
         else { return nil }
         return Mpi4py(python: python, site: site)
     }()
+
+    /// The sdist's test runner, `tests/main.py` beside `site/`, when scripts/setup fetched it.
+    var testSuite: URL? {
+        let main = site.deletingLastPathComponent().appendingPathComponent("tests/main.py")
+        return FileManager.default.fileExists(atPath: main.path) ? main : nil
+    }
 
     static var missingComment: Comment {
         "SKIP: mpi4py is not built in \(cacheDirectory?.path ?? ".cache/mpi4py-mpich-<version> (mpichversion failed)"): run scripts/setup"
