@@ -15,6 +15,9 @@ struct MatrixRun: Sendable, CustomTestStringConvertible {
         [(2, "allocate"), (2, "create"), (4, "allocate")].map { MatrixRun(program: program, ranks: $0, flavor: $1) }
     }
 
+    /// threads.c (4 threads per rank under MPI_THREAD_MULTIPLE) at 2 ranks, both flavors.
+    static let threads: [MatrixRun] = ["allocate", "create"].map { MatrixRun(program: .threads, ranks: 2, flavor: $0) }
+
     /// Each rank its own simulated VM, no preload: the program and the MPI are right by themselves.
     func runPlain(on implementation: MPIImplementation) throws {
         let job = MPIJob(
@@ -79,6 +82,9 @@ struct ABIMatrixTests {
 
         @Test("preloaded, one region", arguments: MatrixRun.cases)
         func served(run: MatrixRun) throws { try run.runServed(on: .mpich5) }
+
+        @Test("MPI_THREAD_MULTIPLE, preloaded, one region", arguments: MatrixRun.threads)
+        func threadsServed(run: MatrixRun) throws { try run.runServed(on: .mpich5) }
     }
 
     @Suite(
@@ -90,6 +96,9 @@ struct ABIMatrixTests {
 
         @Test("preloaded, one region", arguments: MatrixRun.cases)
         func served(run: MatrixRun) throws { try run.runServed(on: .intelMPI) }
+
+        @Test("MPI_THREAD_MULTIPLE, preloaded, one region", arguments: MatrixRun.threads)
+        func threadsServed(run: MatrixRun) throws { try run.runServed(on: .intelMPI) }
 
         /// MPICH 5's builds carry a RUNPATH to MPICH 5's lib/; LD_LIBRARY_PATH must win over it.
         @Test("the programs load Intel's libmpi, over TCP")
