@@ -170,11 +170,14 @@ public enum PassiveTarget {
 
     /// Why the flush may not go on (MPI_SUCCESS: nothing to do, MPI_PROC_NULL), nil when it may.
     /// A flush of one target needs a passive epoch on it, the others any passive epoch.
+    @inline(__always)  // the put+flush hot path
     private static func flushError(_ kind: Flush, _ state: UnsafeMutablePointer<WindowState>) -> Int32? {
         switch kind {
         case .target(let rank), .localTarget(let rank):
-            if rank == MPI_PROC_NULL { return MPI_SUCCESS }
-            guard rank >= 0, rank < state.pointee.memberCount else { return MPI_ERR_RANK }
+            // One unsigned compare: MPI_PROC_NULL and other negative ranks land above the count.
+            guard UInt32(bitPattern: rank) < UInt32(bitPattern: state.pointee.memberCount) else {
+                return rank == MPI_PROC_NULL ? MPI_SUCCESS : MPI_ERR_RANK
+            }
             return Epochs.inPassiveEpoch(state, rank) ? nil : MPI_ERR_RMA_SYNC
         case .all, .localAll:
             return Epochs.inAnyPassiveEpoch(state) ? nil : MPI_ERR_RMA_SYNC
