@@ -168,8 +168,10 @@ public enum PassiveTarget {
         return state.pointee.regionSync ? MPI_SUCCESS : PMPI_Win_sync(handle)
     }
 
-    /// Why the flush may not go on (MPI_SUCCESS: nothing to do, MPI_PROC_NULL), nil when it may.
-    /// A flush of one target needs a passive epoch on it, the others any passive epoch.
+    /// Why the flush may not go on (MPI_SUCCESS: nothing to do, MPI_PROC_NULL), nil when it may:
+    /// any passive epoch will do. MPICH also accepts a flush of a target this rank holds no lock
+    /// on while it holds another, so the layer does too (a program that runs on MPICH keeps
+    /// running); the usual flush, of a locked target, is answered without the scan.
     @inline(__always)  // the put+flush hot path
     private static func flushError(_ kind: Flush, _ state: UnsafeMutablePointer<WindowState>) -> Int32? {
         switch kind {
@@ -178,7 +180,7 @@ public enum PassiveTarget {
             guard UInt32(bitPattern: rank) < UInt32(bitPattern: state.pointee.memberCount) else {
                 return rank == MPI_PROC_NULL ? MPI_SUCCESS : MPI_ERR_RANK
             }
-            return Epochs.inPassiveEpoch(state, rank) ? nil : MPI_ERR_RMA_SYNC
+            return Epochs.inPassiveEpoch(state, rank) || Epochs.inAnyPassiveEpoch(state) ? nil : MPI_ERR_RMA_SYNC
         case .all, .localAll:
             return Epochs.inAnyPassiveEpoch(state) ? nil : MPI_ERR_RMA_SYNC
         }

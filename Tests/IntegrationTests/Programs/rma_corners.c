@@ -8,6 +8,8 @@
  *   4. MINLOC/MAXLOC on every pair type, contiguous and as a vector, from MPI_Alloc_mem memory.
  *   5. Every predefined op on every predefined type MPICH takes for it: the target's bytes
  *      equal MPI_Reduce_local's on the same data, padding included.
+ *   6. Flush arguments under MPI_ERRORS_RETURN: MPI_PROC_NULL is a no-op, a rank outside the
+ *      window is MPI_ERR_RANK, a flush outside any passive epoch MPI_ERR_RMA_SYNC.
  */
 #include "common.h"
 #include <complex.h>
@@ -382,6 +384,33 @@ static void every_op_on_every_type(void) {
     test_phase_done("every op on every type");
 }
 
+/* ---- 6. Flush arguments ---- */
+
+static int error_class(int code) {
+    int class = MPI_SUCCESS;
+    MPI_Error_class(code, &class);
+    return class;
+}
+
+static void flush_arguments(void) {
+    MPI_OK(MPI_Win_fence(MPI_MODE_NOSUCCEED, win));
+    MPI_OK(MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN));
+    CHECK_EQ_LL(error_class(MPI_Win_flush(right, win)), MPI_ERR_RMA_SYNC, "MPI_Win_flush outside any epoch");
+    CHECK_EQ_LL(error_class(MPI_Win_flush_all(win)), MPI_ERR_RMA_SYNC, "MPI_Win_flush_all outside any epoch");
+    CHECK_EQ_LL(error_class(MPI_Win_flush_local_all(win)), MPI_ERR_RMA_SYNC, "MPI_Win_flush_local_all outside any epoch");
+    MPI_OK(MPI_Win_lock(MPI_LOCK_SHARED, right, 0, win));
+    MPI_OK(MPI_Win_flush(MPI_PROC_NULL, win));
+    MPI_OK(MPI_Win_flush_local(MPI_PROC_NULL, win));
+    CHECK_EQ_LL(error_class(MPI_Win_flush(world_size, win)), MPI_ERR_RANK, "MPI_Win_flush of a rank outside the window");
+    CHECK_EQ_LL(error_class(MPI_Win_flush_local(-5, win)), MPI_ERR_RANK, "MPI_Win_flush_local of a negative rank");
+    MPI_OK(MPI_Win_flush(right, win));
+    MPI_OK(MPI_Win_flush_local(right, win));
+    MPI_OK(MPI_Win_flush_all(win));
+    MPI_OK(MPI_Win_unlock(right, win));
+    MPI_OK(MPI_Win_set_errhandler(win, MPI_ERRORS_ARE_FATAL));
+    test_phase_done("flush arguments");
+}
+
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "rma_corners");
     right = right_of(world_rank, world_size);
@@ -394,6 +423,7 @@ int main(int argc, char **argv) {
     bottom_buffers();
     pair_accumulates();
     every_op_on_every_type();
+    flush_arguments();
     fence();
     MPI_OK(test_window_free(&win));
     return test_finish();
