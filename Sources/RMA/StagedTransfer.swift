@@ -27,8 +27,10 @@ struct StagedWindow {
     /// at a time (a fetch's reply area is this member's, one per window).
     let applyLock: UnsafeMutableRawPointer
     let fetchLock: UnsafeMutableRawPointer
-    /// Only changed under `fetchLock`.
+    /// Both only changed under `fetchLock`.
     var fetchSequence: UInt64 = 0
+    var reportedDroppedFetch = false
+    /// Only changed under `applyLock`.
     var reportedMalformed = false
 }
 
@@ -207,8 +209,12 @@ enum StagedTransfer {
                     let targetRank = state.pointee.targets[target].worldRank
                     if !settled { Runtime.current!.abortOnTimeout("a fetch from a staged MPI window", waitingFor: [targetRank]) }
                     if fetch == .dropped {
-                        warn("rank \(state.pointee.worldRank): rank \(targetRank) dropped this rank's fetch as malformed "
-                             + "(something other than this job wrote into its part of the region): MPI_ERR_OTHER")
+                        // One line per window: a program that ignores the error class must not flood the log.
+                        if !staged.pointee.reportedDroppedFetch {
+                            staged.pointee.reportedDroppedFetch = true
+                            warn("rank \(state.pointee.worldRank): rank \(targetRank) dropped this rank's fetch as malformed "
+                                 + "(something other than this job wrote into its part of the region): MPI_ERR_OTHER")
+                        }
                         return windowError(state.pointee.handle, MPI_ERR_OTHER)
                     }
                     memcpy(result + chunk.packedStart, mine.replyArea, chunk.bytes)
