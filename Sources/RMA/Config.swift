@@ -30,6 +30,12 @@ struct Config {
     /// in, and the reply area its fetches come back through (each; default 1 MiB). Larger transfers
     /// go in chunks, which the target applies while the origin writes the next.
     var stagingSize: Int
+    /// IVSHMEM_RMA_COLLECTIVES=0: every collective goes to MPICH (default: served on communicators
+    /// whose members all share the region).
+    var collectives: Bool
+    /// IVSHMEM_RMA_COLLECTIVE_SLOT: bytes each member of a served communicator contributes per step
+    /// of a broadcast or reduction (two such slots a member; larger messages go in steps; default 32 KiB).
+    var collectiveSlot: Int
 
     static func fromEnvironment() -> Config {
         var environment: [String: String] = [:]
@@ -49,7 +55,10 @@ struct Config {
                       streamingThreshold: environment["IVSHMEM_RMA_STREAMING_THRESHOLD"].flatMap(parseByteSize) ?? max(coreCacheSize(), 1 << 20),
                       sharedNodes: environment["IVSHMEM_RMA_SHARED_NODES"] == "1",
                       stagingSize: environment["IVSHMEM_RMA_STAGING_SIZE"].flatMap(parseByteSize)
-                          .map { max(roundUp($0, to: 4096), 16 << 10) } ?? 1 << 20)
+                          .map { max(roundUp($0, to: 4096), 16 << 10) } ?? 1 << 20,
+                      collectives: environment["IVSHMEM_RMA_COLLECTIVES"] != "0",
+                      collectiveSlot: environment["IVSHMEM_RMA_COLLECTIVE_SLOT"].flatMap(parseByteSize)
+                          .map { max(roundUp($0, to: 64), 64) } ?? 32 << 10)
     }
 }
 

@@ -8,6 +8,14 @@ func windowError(_ handle: MPI_Win, _ errorClass: Int32) -> Int32 {
     return errorClass
 }
 
+/// Reports an MPI error through the communicator's error handler (which aborts under the
+/// default MPI_ERRORS_ARE_FATAL), then as the return code.
+@inline(never)
+func communicatorError(_ comm: MPI_Comm, _ errorClass: Int32) -> Int32 {
+    PMPI_Comm_call_errhandler(comm, errorClass)
+    return errorClass
+}
+
 /// An MPI error class as a Swift error, for checks that report one or a result.
 struct MPIErrorClass: Error {
     let code: Int32

@@ -25,11 +25,12 @@ public enum Lifecycle {
             if runtime.config.printStats {
                 writeLine(Stats.line(worldRank: runtime.worldRank, regionPath: runtime.region?.mapping.source.path))
             }
-            // The job's region blocks are given back below: windows the program did not free
-            // must stop resolving to them first (MPI calls on them now go to MPICH, which
+            // The job's region blocks are given back below: windows and communicators the program
+            // did not free must stop resolving to them first (MPI calls on them now go to MPICH, which
             // reports them as erroneous after MPI_Finalize).
             ProgressAgent.stop()
             WindowTable.removeAll()
+            Communicators.removeAll()
             CoResidence.finish(runtime)
             Runtime.current = nil
         }

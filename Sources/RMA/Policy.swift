@@ -28,6 +28,17 @@ import CMPI
 /// - Synchronization of a window whose members all share the region never touches MPICH; in a
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
+/// - Collectives (MPI_Barrier, MPI_Bcast, MPI_Reduce, MPI_Allreduce) go through the region on an
+///   intracommunicator of two or more members that all share this rank's region
+///   (`collectivesStayWithMPICH`), unless IVSHMEM_RMA_COLLECTIVES=0; on any other communicator,
+///   and when the region has no room for the communicator's block, MPICH runs them.
+/// - On a served communicator a barrier is always the region's. A broadcast or reduction first
+///   publishes what each member was asked (`Collectives.StepDescriptor`) with its first step;
+///   every member then reads every member's, and all take the same path: the region when the
+///   calls match and the region can carry them (a broadcast: every member's buffer one gap-free
+///   run, or the message within one slot; a reduction: the same predefined type and operation
+///   on every member, one MPICH defines for that type), MPICH's own collective otherwise (a
+///   derived type in a reduction, a user-defined operation, an argument MPICH must reject).
 enum Policy {
     enum Route {
         /// The target's window memory is mapped here: copy directly.
@@ -74,6 +85,17 @@ enum Policy {
     /// the job shares it. Otherwise every RMA call is MPICH's, straight through EntryPoints.
     static func mayServe(_ runtime: Runtime) -> Bool {
         runtime.region != nil && hasCoResidentPeer(Array(0..<runtime.worldSize), runtime)
+    }
+
+    /// Why MPICH keeps a communicator's collectives; nil when the region serves them. Depends
+    /// only on what every member knows alike, so all members decide the same.
+    static func collectivesStayWithMPICH(isInter: Bool, worldRanks: [Int32], _ runtime: Runtime) -> String? {
+        if isInter { return "an intercommunicator" }
+        if worldRanks.count < 2 { return "a single member" }
+        if worldRanks.contains(where: { !runtime.isCoResident($0, runtime.worldRank) }) {
+            return "members on other servers or outside MPI_COMM_WORLD"
+        }
+        return nil
     }
 
     static func hasCoResidentPeer(_ worldRanks: [Int32], _ runtime: Runtime) -> Bool {

@@ -4,6 +4,8 @@ import Synchronization
 /// Relaxed atomic counters: exact under MPI_THREAD_MULTIPLE, one uncontended add on the hot path.
 enum Counter: Int, CaseIterable {
     case putShm, putMpi, getShm, getMpi, accShm, accMpi, syncShm, syncMpi, windowsShm, windowsMpi
+    /// Collective calls (MPI_Barrier, MPI_Bcast, MPI_Reduce, MPI_Allreduce).
+    case collShm, collMpi
 
     var key: String {
         switch self {
@@ -17,6 +19,8 @@ enum Counter: Int, CaseIterable {
         case .syncMpi: "sync_mpi"
         case .windowsShm: "windows_shm"
         case .windowsMpi: "windows_mpi"
+        case .collShm: "coll_shm"
+        case .collMpi: "coll_mpi"
         }
     }
 }
@@ -24,8 +28,9 @@ enum Counter: Int, CaseIterable {
 enum Stats {
     /// One per Counter case. A literal, so the compiler initializes it statically: counting is a
     /// single locked add, with no initialization check (scripts/overhead counts it).
-    private static let counts: [10 of Atomic<Int>] = [
+    private static let counts: [12 of Atomic<Int>] = [
         Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0),
+        Atomic(0), Atomic(0),
     ]
 
     @inline(__always)
@@ -54,10 +59,13 @@ public enum LibraryInfo {
         return UnsafePointer(copy)
     }()
 
-    /// Writes the counters in `ivshmem_rma_stats` field order (Counter's order).
+    /// Writes the counters in `ivshmem_rma_stats` field order (Counter's order). The struct ends at
+    /// windows_mpi: programs built against it keep working; later counters are in the stats line.
     public static func copyStats(_ destination: UnsafeMutablePointer<UInt64>?) -> Int32 {
         guard let destination else { return -1 }
-        for counter in Counter.allCases { destination[counter.rawValue] = UInt64(Stats.value(counter)) }
+        for counter in Counter.allCases where counter.rawValue <= Counter.windowsMpi.rawValue {
+            destination[counter.rawValue] = UInt64(Stats.value(counter))
+        }
         return 0
     }
 

@@ -101,32 +101,19 @@ enum WindowMemory {
     case external
 }
 
-/// Window handle -> state, as two array indexings: MPICH's handles carry a direct/indirect bit
-/// and a 26-bit index, which together select a leaf and a slot. Writers are window creation and
-/// free (collective, rare); the hot path only reads.
+/// Window handle -> state (HandleIndex). Writers are window creation and free (collective,
+/// rare); the hot path only reads.
 enum WindowTable {
-    private static let leafBits = 12
-    private static let leafSize = 1 << leafBits
-    private static let rootSize = 1 << 15
-    private typealias Leaf = UnsafeMutablePointer<UnsafeMutablePointer<WindowState>?>
     /// nil until the first window enters: in a process whose windows all went to MPICH, a call the
     /// function table does not cover (lock, unlock, fence, PSCW) pays one load before it is handed
     /// on (scripts/overhead measures it).
-    nonisolated(unsafe) private static let root = Atomic<UnsafeMutablePointer<Leaf?>?>(nil)
+    nonisolated(unsafe) private static let root = Atomic<HandleIndex.Root<WindowState>?>(nil)
     /// Serializes writers (windows created on several threads at once); readers need no lock.
     private static let writers = Mutex(())
 
     @inline(__always)
-    private static func key(_ handle: MPI_Win) -> Int {
-        let bits = UInt32(bitPattern: handle)
-        return Int((bits >> 30) & 1) << 26 | Int(bits & 0x03FF_FFFF)
-    }
-
-    @inline(__always)
     static func lookup(_ handle: MPI_Win) -> UnsafeMutablePointer<WindowState>? {
-        guard let root = root.load(ordering: .acquiring) else { return nil }
-        let key = key(handle)
-        guard let leaf = root[key >> leafBits], let state = leaf[key & (leafSize - 1)],
+        guard let root = root.load(ordering: .acquiring), let state = HandleIndex.entry(root, handle),
               state.pointee.handle == handle else { return nil }
         return state
     }
@@ -134,18 +121,7 @@ enum WindowTable {
     static func insert(_ state: UnsafeMutablePointer<WindowState>) {
         writers.withLock { _ in
             let published = root.load(ordering: .relaxed)
-            let table = published ?? {
-                let table = UnsafeMutablePointer<Leaf?>.allocate(capacity: rootSize)
-                table.initialize(repeating: nil, count: rootSize)
-                return table
-            }()
-            let key = key(state.pointee.handle)
-            if table[key >> leafBits] == nil {
-                let leaf = Leaf.allocate(capacity: leafSize)
-                leaf.initialize(repeating: nil, count: leafSize)
-                table[key >> leafBits] = leaf
-            }
-            table[key >> leafBits]![key & (leafSize - 1)] = state
+            let table = HandleIndex.store(state, state.pointee.handle, in: published)
             // Readers may load the root at any time: they see it only once it holds this window.
             if published == nil { root.store(table, ordering: .releasing) }
         }
@@ -155,15 +131,13 @@ enum WindowTable {
     /// program never freed are not deallocated: a few hundred bytes, once per process.
     static func removeAll() {
         writers.withLock { _ in
-            guard let root = root.load(ordering: .relaxed) else { return }
-            for leaf in 0..<rootSize { root[leaf]?.update(repeating: nil, count: leafSize) }
+            if let root = root.load(ordering: .relaxed) { HandleIndex.clearAll(root) }
         }
     }
 
     static func remove(_ handle: MPI_Win) {
         writers.withLock { _ in
-            let key = key(handle)
-            root.load(ordering: .relaxed)?[key >> leafBits]?[key & (leafSize - 1)] = nil
+            if let root = root.load(ordering: .relaxed) { _ = HandleIndex.store(nil, handle, in: root) }
         }
     }
 }

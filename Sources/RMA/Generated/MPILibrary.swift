@@ -163,8 +163,23 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Barrier: @convention(c) (MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Barrier($0)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bcast: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bcast($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bcast_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bcast_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allreduce($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv($0, $1, $2, $3, $4, $5, $6)
@@ -181,14 +196,17 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgather($0, $1, $2, $3, $4, $5, $6)
     }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bcast: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bcast($0, $1, $2, $3, $4)
-    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_call_errhandler: @convention(c) (MPI_Comm, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_call_errhandler($0, $1)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_dup: @convention(c) (MPI_Comm, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_dup($0, $1)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_create_keyval: @convention(c) ((@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32)?, (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32)?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_create_keyval($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_set_attr: @convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_set_attr($0, $1, $2)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_free: @convention(c) (UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_free($0)
@@ -351,15 +369,21 @@ enum MPILibrary {
         PMPI_Win_flush_local_all = symbol("PMPI_Win_flush_local_all").map { unsafeBitCast($0, to: type(of: PMPI_Win_flush_local_all)) } ?? { _ in MPILibraryLoader.missing("PMPI_Win_flush_local_all") }
         PMPI_Win_sync = symbol("PMPI_Win_sync").map { unsafeBitCast($0, to: type(of: PMPI_Win_sync)) } ?? { _ in MPILibraryLoader.missing("PMPI_Win_sync") }
         PMPI_Barrier = symbol("PMPI_Barrier").map { unsafeBitCast($0, to: type(of: PMPI_Barrier)) } ?? { _ in MPILibraryLoader.missing("PMPI_Barrier") }
+        PMPI_Bcast = symbol("PMPI_Bcast").map { unsafeBitCast($0, to: type(of: PMPI_Bcast)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bcast") }
+        PMPI_Bcast_c = symbol("PMPI_Bcast_c").map { unsafeBitCast($0, to: type(of: PMPI_Bcast_c)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bcast_c") }
+        PMPI_Reduce = symbol("PMPI_Reduce").map { unsafeBitCast($0, to: type(of: PMPI_Reduce)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce") }
+        PMPI_Reduce_c = symbol("PMPI_Reduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_c") }
         PMPI_Allreduce = symbol("PMPI_Allreduce").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce") }
+        PMPI_Allreduce_c = symbol("PMPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce_c") }
         PMPI_Recv = symbol("PMPI_Recv").map { unsafeBitCast($0, to: type(of: PMPI_Recv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv") }
         PMPI_Wait = symbol("PMPI_Wait").map { unsafeBitCast($0, to: type(of: PMPI_Wait)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Wait") }
         PMPI_Waitall = symbol("PMPI_Waitall").map { unsafeBitCast($0, to: type(of: PMPI_Waitall)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Waitall") }
         PMPI_Abort = symbol("PMPI_Abort").map { unsafeBitCast($0, to: type(of: PMPI_Abort)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Abort") }
         PMPI_Allgather = symbol("PMPI_Allgather").map { unsafeBitCast($0, to: type(of: PMPI_Allgather)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather") }
-        PMPI_Bcast = symbol("PMPI_Bcast").map { unsafeBitCast($0, to: type(of: PMPI_Bcast)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bcast") }
         PMPI_Comm_call_errhandler = symbol("PMPI_Comm_call_errhandler").map { unsafeBitCast($0, to: type(of: PMPI_Comm_call_errhandler)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_call_errhandler") }
         PMPI_Comm_dup = symbol("PMPI_Comm_dup").map { unsafeBitCast($0, to: type(of: PMPI_Comm_dup)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_dup") }
+        PMPI_Comm_create_keyval = symbol("PMPI_Comm_create_keyval").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create_keyval)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create_keyval") }
+        PMPI_Comm_set_attr = symbol("PMPI_Comm_set_attr").map { unsafeBitCast($0, to: type(of: PMPI_Comm_set_attr)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Comm_set_attr") }
         PMPI_Comm_free = symbol("PMPI_Comm_free").map { unsafeBitCast($0, to: type(of: PMPI_Comm_free)) } ?? { _ in MPILibraryLoader.missing("PMPI_Comm_free") }
         PMPI_Comm_group = symbol("PMPI_Comm_group").map { unsafeBitCast($0, to: type(of: PMPI_Comm_group)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_group") }
         PMPI_Comm_rank = symbol("PMPI_Comm_rank").map { unsafeBitCast($0, to: type(of: PMPI_Comm_rank)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_rank") }
@@ -560,8 +584,23 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Barrier: @convention(c) (MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Barrier($0)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bcast: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bcast($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bcast_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bcast_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Allreduce($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Recv($0, $1, $2, $3, $4, $5, $6)
@@ -627,8 +666,13 @@ public enum Dispatch {
         MPI_Win_flush_local = tool("MPI_Win_flush_local").map { unsafeBitCast($0, to: type(of: MPI_Win_flush_local)) } ?? { EntryPoints.flushLocal($0, $1) }
         MPI_Win_flush_local_all = tool("MPI_Win_flush_local_all").map { unsafeBitCast($0, to: type(of: MPI_Win_flush_local_all)) } ?? { EntryPoints.flushLocalAll($0) }
         MPI_Win_sync = tool("MPI_Win_sync").map { unsafeBitCast($0, to: type(of: MPI_Win_sync)) } ?? { EntryPoints.sync($0) }
-        MPI_Barrier = tool("MPI_Barrier").map { unsafeBitCast($0, to: type(of: MPI_Barrier)) } ?? { BlockingCalls.barrier($0) }
-        MPI_Allreduce = tool("MPI_Allreduce").map { unsafeBitCast($0, to: type(of: MPI_Allreduce)) } ?? { BlockingCalls.allreduce($0, $1, $2, $3, $4, $5) }
+        MPI_Barrier = tool("MPI_Barrier").map { unsafeBitCast($0, to: type(of: MPI_Barrier)) } ?? { Collectives.barrier($0) }
+        MPI_Bcast = tool("MPI_Bcast").map { unsafeBitCast($0, to: type(of: MPI_Bcast)) } ?? { Collectives.broadcast($0, $1, $2, $3, $4) }
+        MPI_Bcast_c = tool("MPI_Bcast_c").map { unsafeBitCast($0, to: type(of: MPI_Bcast_c)) } ?? { Collectives.broadcast($0, $1, $2, $3, $4) }
+        MPI_Reduce = tool("MPI_Reduce").map { unsafeBitCast($0, to: type(of: MPI_Reduce)) } ?? { Collectives.reduce($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Reduce_c = tool("MPI_Reduce_c").map { unsafeBitCast($0, to: type(of: MPI_Reduce_c)) } ?? { Collectives.reduce($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Allreduce = tool("MPI_Allreduce").map { unsafeBitCast($0, to: type(of: MPI_Allreduce)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
+        MPI_Allreduce_c = tool("MPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: MPI_Allreduce_c)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
         MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { BlockingCalls.receive($0, $1, $2, $3, $4, $5, $6) }
         MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { BlockingCalls.wait($0, $1) }
         MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { BlockingCalls.waitAll($0, $1, $2) }
@@ -691,15 +735,21 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Win_flush_local_all(_ win: MPI_Win) -> Int32 { MPILibrary.PMPI_Win_flush_local_all(win) }
 @inline(__always) @discardableResult func PMPI_Win_sync(_ win: MPI_Win) -> Int32 { MPILibrary.PMPI_Win_sync(win) }
 @inline(__always) @discardableResult func PMPI_Barrier(_ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Barrier(comm) }
+@inline(__always) @discardableResult func PMPI_Bcast(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Bcast(buffer, count, datatype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Bcast_c(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Bcast_c(buffer, count, datatype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm) }
 @inline(__always) @discardableResult func PMPI_Allreduce(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Allreduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm) }
 @inline(__always) @discardableResult func PMPI_Recv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv(buf, count, datatype, source, tag, comm, status) }
 @inline(__always) @discardableResult func PMPI_Wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Wait(request, status) }
 @inline(__always) @discardableResult func PMPI_Waitall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitall(count, array_of_requests, array_of_statuses) }
 @inline(__always) @discardableResult func PMPI_Abort(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Abort(comm, errorcode) }
 @inline(__always) @discardableResult func PMPI_Allgather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
-@inline(__always) @discardableResult func PMPI_Bcast(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Bcast(buffer, count, datatype, root, comm) }
 @inline(__always) @discardableResult func PMPI_Comm_call_errhandler(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Comm_call_errhandler(comm, errorcode) }
 @inline(__always) @discardableResult func PMPI_Comm_dup(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_dup(comm, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_create_keyval(_ comm_copy_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32)?, _ comm_delete_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32)?, _ comm_keyval: UnsafeMutablePointer<Int32>?, _ extra_state: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_create_keyval(comm_copy_attr_fn, comm_delete_attr_fn, comm_keyval, extra_state) }
+@inline(__always) @discardableResult func PMPI_Comm_set_attr(_ comm: MPI_Comm, _ comm_keyval: Int32, _ attribute_val: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_set_attr(comm, comm_keyval, attribute_val) }
 @inline(__always) @discardableResult func PMPI_Comm_free(_ comm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_free(comm) }
 @inline(__always) @discardableResult func PMPI_Comm_group(_ comm: MPI_Comm, _ group: UnsafeMutablePointer<MPI_Group>?) -> Int32 { MPILibrary.PMPI_Comm_group(comm, group) }
 @inline(__always) @discardableResult func PMPI_Comm_rank(_ comm: MPI_Comm, _ rank: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_rank(comm, rank) }

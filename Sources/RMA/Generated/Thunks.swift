@@ -362,14 +362,46 @@ import CMPI
     Dispatch.MPI_Barrier(comm)
 }
 @_cdecl("PMPI_Barrier") public func PMPI_Barrier_entry(_ comm: MPI_Comm) -> Int32 {
-    BlockingCalls.barrier(comm)
+    Collectives.barrier(comm)
+}
+
+@_cdecl("MPI_Bcast") public func MPI_Bcast_entry(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Bcast(buffer, count, datatype, root, comm)
+}
+@_cdecl("PMPI_Bcast") public func PMPI_Bcast_entry(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.broadcast(buffer, count, datatype, root, comm)
+}
+@_cdecl("MPI_Bcast_c") public func MPI_Bcast_c_entry(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Bcast_c(buffer, count, datatype, root, comm)
+}
+@_cdecl("PMPI_Bcast_c") public func PMPI_Bcast_c_entry(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.broadcast(buffer, count, datatype, root, comm)
+}
+
+@_cdecl("MPI_Reduce") public func MPI_Reduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
+}
+@_cdecl("PMPI_Reduce") public func PMPI_Reduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
+}
+@_cdecl("MPI_Reduce_c") public func MPI_Reduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm)
+}
+@_cdecl("PMPI_Reduce_c") public func PMPI_Reduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
 }
 
 @_cdecl("MPI_Allreduce") public func MPI_Allreduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Allreduce") public func PMPI_Allreduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    BlockingCalls.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("MPI_Allreduce_c") public func MPI_Allreduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("PMPI_Allreduce_c") public func PMPI_Allreduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
 }
 
 @_cdecl("MPI_Recv") public func MPI_Recv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
