@@ -199,9 +199,10 @@ public enum Collectives {
             PMPI_Type_get_extent_x(type, &lowerBound, &typeExtent)
             extent = lowerBound == 0 && typeExtent >= elementSize ? Int(typeExtent) : 0
         }
+        // A receive buffer the member does not use (MPI_Reduce off the root) may be anything.
         let supported = count > 0 && extent > 0 && extent <= state.pointee.slotSize && Operators.supports(op, type)
             && (everyone || (root >= 0 && Int(root) < members)) && (!inPlace || getsResult)
-            && input != nil && (!getsResult || receive != nil) && (inPlace || send != UnsafeRawPointer(receive))
+            && input != nil && (!getsResult || (receive != nil && (inPlace || send != UnsafeRawPointer(receive))))
             && count <= Int.max / max(extent, 1)
         // Operators combine gap-free elements; a pair type with padding goes to MPICH's MPI_Reduce_local.
         let native = extent == elementSize

@@ -233,6 +233,8 @@ struct RobustnessTests {
                 let (stats, _) = RankStats.parse(stderr: result.stderr)
                 #expect(stats.allSatisfy { $0.values["windows_shm"] == "2" },
                         "both windows (MPI_Win_allocate, MPI_Win_create) should be served through the region\n\(result.report)")
+                #expect(stats.allSatisfy { Int($0.values["coll_shm"] ?? "") ?? 0 > run.epochs },
+                        "the barriers and the collectives between epochs should be served through the region\n\(result.report)")
             }
             let summary = { (result: JobResult) in
                 result.stdoutLines.filter { $0.hasPrefix("digest ") || $0.hasPrefix("modes ") || $0.hasPrefix("operations ") }

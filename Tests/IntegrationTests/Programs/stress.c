@@ -265,6 +265,27 @@ static uint64_t fnv(uint64_t hash, const long long *values, size_t n) {
     return hash;
 }
 
+/* A collective between epochs, drawn from the plan's PRNG alike on every rank: a barrier, a
+ * broadcast or a reduction, now and then of more elements than one of the library's steps
+ * carries. Every rank's buffer joins its digest. */
+static uint64_t collective_between_epochs(uint64_t digest) {
+    const int kind = below(4), root = below(ranks);
+    const int count = below(4) == 0 ? 1 + below(20000) : 1 + below(64);
+    long long *values = xmalloc((size_t)count * sizeof(long long));
+    for (int i = 0; i < count; i++) values[i] = small_value() * (world_rank + 1);
+    switch (kind) {
+    case 0: MPI_OK(MPI_Barrier(MPI_COMM_WORLD)); break;
+    case 1: MPI_OK(MPI_Bcast(values, count, MPI_LONG_LONG, root, MPI_COMM_WORLD)); break;
+    case 2: MPI_OK(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD)); break;
+    default:
+        MPI_OK(MPI_Reduce(world_rank == root ? MPI_IN_PLACE : values, values, count, MPI_LONG_LONG, MPI_MAX, root,
+                          MPI_COMM_WORLD));
+    }
+    digest = fnv(digest, values, (size_t)count);
+    free(values);
+    return digest;
+}
+
 int main(int argc, char **argv) {
     test_init(&argc, &argv, "stress");
     CHECK(argc == 3, "usage: stress SEED EPOCHS");
@@ -373,6 +394,7 @@ int main(int argc, char **argv) {
             CHECK(0, "unknown mode %d", p->mode);
         }
 
+        fetched_digest = collective_between_epochs(fetched_digest);
         for (int i = 0; i < count; i++) {
             operation *o = &mine[i];
             if (o->kind == COUNTER) contended_sums[p->window * ranks + o->target] += o->result[0];
