@@ -127,22 +127,22 @@ enum Operators {
         }
     }
 
+    // Each case passes its own closure literal to `elementwise`, so the loop is specialized for
+    // the operation (and vectorized), not an indirect call per element.
     @inline(__always)
     private static func integers<T: FixedWidthInteger>(_ op: Op, _: T.Type, _ target: UnsafeMutableRawPointer,
                                                        _ origin: UnsafeRawPointer, _ count: Int) -> Bool {
-        let combine: (T, T) -> T
         switch op {
-        case .max: combine = { $0 > $1 ? $0 : $1 }
-        case .min: combine = { $0 < $1 ? $0 : $1 }
-        case .sum: combine = { $0 &+ $1 }
-        case .prod: combine = { $0 &* $1 }
-        case .band: combine = { $0 & $1 }
-        case .bor: combine = { $0 | $1 }
-        case .bxor: combine = { $0 ^ $1 }
+        case .max: elementwise(T.self, target, origin, count) { $0 > $1 ? $0 : $1 }
+        case .min: elementwise(T.self, target, origin, count) { $0 < $1 ? $0 : $1 }
+        case .sum: elementwise(T.self, target, origin, count) { $0 &+ $1 }
+        case .prod: elementwise(T.self, target, origin, count) { $0 &* $1 }
+        case .band: elementwise(T.self, target, origin, count) { $0 & $1 }
+        case .bor: elementwise(T.self, target, origin, count) { $0 | $1 }
+        case .bxor: elementwise(T.self, target, origin, count) { $0 ^ $1 }
         case .land, .lor, .lxor: return logicals(op, T.self, target, origin, count)
         case .minloc, .maxloc: return false  // pairs only (valueIndexPairs)
         }
-        elementwise(T.self, target, origin, count, combine)
         return true
     }
 
@@ -150,29 +150,25 @@ enum Operators {
     @inline(__always)
     private static func logicals<T: FixedWidthInteger>(_ op: Op, _: T.Type, _ target: UnsafeMutableRawPointer,
                                                        _ origin: UnsafeRawPointer, _ count: Int) -> Bool {
-        let combine: (T, T) -> T
         switch op {
-        case .land: combine = { $0 != 0 && $1 != 0 ? 1 : 0 }
-        case .lor: combine = { $0 != 0 || $1 != 0 ? 1 : 0 }
-        case .lxor: combine = { ($0 != 0) != ($1 != 0) ? 1 : 0 }
+        case .land: elementwise(T.self, target, origin, count) { $0 != 0 && $1 != 0 ? 1 : 0 }
+        case .lor: elementwise(T.self, target, origin, count) { $0 != 0 || $1 != 0 ? 1 : 0 }
+        case .lxor: elementwise(T.self, target, origin, count) { ($0 != 0) != ($1 != 0) ? 1 : 0 }
         default: return false
         }
-        elementwise(T.self, target, origin, count, combine)
         return true
     }
 
     @inline(__always)
     private static func floats<T: BinaryFloatingPoint>(_ op: Op, _: T.Type, _ target: UnsafeMutableRawPointer,
                                                        _ origin: UnsafeRawPointer, _ count: Int) -> Bool {
-        let combine: (T, T) -> T
         switch op {
-        case .max: combine = { $0 > $1 ? $0 : $1 }
-        case .min: combine = { $0 < $1 ? $0 : $1 }
-        case .sum: combine = { $0 + $1 }
-        case .prod: combine = { $0 * $1 }
+        case .max: elementwise(T.self, target, origin, count) { $0 > $1 ? $0 : $1 }
+        case .min: elementwise(T.self, target, origin, count) { $0 < $1 ? $0 : $1 }
+        case .sum: elementwise(T.self, target, origin, count) { $0 + $1 }
+        case .prod: elementwise(T.self, target, origin, count) { $0 * $1 }
         default: return false
         }
-        elementwise(T.self, target, origin, count, combine)
         return true
     }
 
