@@ -12,13 +12,14 @@ extension MPIProgram {
 
 /// The epoch dead_rank.c's last rank stops in, and the call the other ranks are left waiting in.
 enum StoppedEpoch: String, CaseIterable, Sendable {
-    case fence, lock, pscw
+    case fence, lock, pscw, barrier
 
     var waitingCall: String {
         switch self {
         case .fence: "MPI_Win_fence"
         case .lock: "MPI_Win_lock"
         case .pscw: "MPI_Win_wait"
+        case .barrier: "MPI_Barrier"
         }
     }
 }

@@ -9,6 +9,8 @@
  *          holding them; the others wait in MPI_Win_lock on their own window.
  *   pscw   every other rank posts to the last rank, which starts, puts to each of them and
  *          dies before MPI_Win_complete; the others wait in MPI_Win_wait.
+ *   barrier  the last rank dies instead of entering MPI_Barrier (served through the region);
+ *          the others wait in it.
  *
  * Just before, the last rank prints "rank R stops in MODE epoch at T" (T: CLOCK_REALTIME
  * seconds), so a test knows where and when it happened.
@@ -33,7 +35,7 @@ int main(int argc, char **argv) {
     test_init(&argc, &argv, "dead_rank");
     CHECK(world_size >= 2, "needs at least 2 ranks");
     CHECK(argc == 3 && (strcmp(argv[2], "kill") == 0 || strcmp(argv[2], "stop") == 0),
-          "usage: dead_rank fence|lock|pscw kill|stop");
+          "usage: dead_rank fence|lock|pscw|barrier kill|stop");
     const char *mode = argv[1];
     stop_signal = strcmp(argv[2], "kill") == 0 ? SIGKILL : SIGSTOP;
     const int dying = world_size - 1;
@@ -72,6 +74,9 @@ int main(int argc, char **argv) {
                 MPI_OK(MPI_Put(&value, 1, MPI_INT, target, world_rank, 1, MPI_INT, win));
             die(mode);
         }
+    } else if (strcmp(mode, "barrier") == 0) {
+        if (!survivor) die(mode);
+        MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     } else {
         CHECK(0, "unknown mode %s", mode);
     }
