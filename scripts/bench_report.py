@@ -20,6 +20,7 @@ from html import escape
 from pathlib import Path
 
 OSU_ROW = re.compile(r"^\s*(\d+)\s+(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
+SIZELESS_ROW = re.compile(r"^\s*(-?[0-9]*\.[0-9]+(?:[eE][-+]?\d+)?)\s*$")  # osu_barrier's lone figure
 # Colour-blind-safe (Okabe-Ito) colours and distinct markers, so the plot reads in grey too.
 MODE_STYLE = {
     "bare": ("#0072B2", "circle"),
@@ -31,12 +32,15 @@ REFERENCE_MODES = ("memcpy",)  # drawn dashed: a bound to compare with, not an M
 
 
 def read_osu_rows(path):
-    """Size -> figure from one OSU-style output; header, comment and stray lines are skipped."""
+    """Size -> figure from one OSU-style output (a row without a size, as osu_barrier prints, is size 0);
+    header, comment and stray lines are skipped."""
     rows = {}
     for line in Path(path).read_text(errors="replace").splitlines():
         match = OSU_ROW.match(line)
         if match:
             rows[int(match.group(1))] = float(match.group(2))
+        elif match := SIZELESS_ROW.match(line):
+            rows[0] = float(match.group(1))
     return rows
 
 
@@ -120,6 +124,8 @@ def title_parts(run):
     headline = f"{run['what']} ({unit_of(run)})"
     if run["x_axis"] == "ranks":
         return headline, f"{', '.join(str(r) for r in run['ranks'])} ranks, {repetitions}"
+    if run.get("sync") is None:  # a collective: no window, no synchronization
+        return headline, f"{run['ranks'][0]} ranks, {repetitions}"
     return headline, f"{run['sync']} sync, MPI_Win_{run['window']} window, {run['ranks'][0]} ranks, {repetitions}"
 
 
@@ -267,7 +273,8 @@ def render_svg(run, medians):
             out.append(f'<text x="{px(x):.1f}" y="{top + plot_h + 19}" text-anchor="middle">{text}</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333333"/>')
     x_title = "ranks (log scale)" if run["x_axis"] == "ranks" else "message size (bytes, log scale)"
-    y_title = (f"latency per epoch (us, log scale)" if run["x_axis"] == "ranks"
+    per = "call" if run.get("sync") is None else "epoch"  # collectives have no epochs
+    y_title = (f"latency per {per} (us, log scale)" if run["x_axis"] == "ranks"
                else "latency (us, log scale)" if run["measure"] == "latency" else "bandwidth (MB/s, log scale)")
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 18}" text-anchor="middle" font-size="13">{x_title}</text>')
     out.append(f'<text transform="translate(22 {top + plot_h / 2}) rotate(-90)" text-anchor="middle" '

@@ -29,6 +29,11 @@ static int is_bandwidth(const osu_benchmark *benchmark) {
 }
 
 static void usage(const osu_benchmark *benchmark) {
+    if (benchmark->collective) {
+        fprintf(stderr, "usage: %s%s [-i ITERATIONS] [-x WARMUP]\n", benchmark->program,
+                benchmark->sizeless ? "" : " [-m [MIN:]MAX]");
+        return;
+    }
     fprintf(stderr, "usage: %s [-w create|allocate|dynamic] [-s", benchmark->program);
     const char *separator = " ";
     for (int sync = 0; sync < SYNC_COUNT; sync++) {
@@ -93,6 +98,7 @@ static void parse_options(int argc, char **argv, osu_context *context) {
     const osu_benchmark *benchmark = context->benchmark;
     osu_options *o = &context->options;
     int bandwidth = is_bandwidth(benchmark);
+    const char *optstring = bandwidth ? "w:s:m:i:x:W:h" : "w:s:m:i:x:h";
     *o = (osu_options){
         .window = WINDOW_ALLOCATE,
         .sync = benchmark->default_sync,
@@ -104,9 +110,13 @@ static void parse_options(int argc, char **argv, osu_context *context) {
         .warmup_large = bandwidth ? 2 : 10,
         .operations_per_sync = 64,
     };
+    if (benchmark->collective) { /* OSU's collective defaults */
+        o->iterations = 1000, o->iterations_large = 100, o->warmup = 100, o->warmup_large = 10;
+        optstring = benchmark->sizeless ? "i:x:h" : "m:i:x:h";
+    }
     int option, value;
     opterr = context->rank == 0; /* getopt's own complaint, once per job */
-    while ((option = getopt(argc, argv, bandwidth ? "w:s:m:i:x:W:h" : "w:s:m:i:x:h")) != -1) {
+    while ((option = getopt(argc, argv, optstring)) != -1) {
         switch (option) {
         case 'w':
             value = lookup_name(window_names, COUNT_OF(window_names), optarg);
@@ -191,6 +201,14 @@ static void create_window(osu_context *context) {
 static void print_header(const osu_context *context) {
     if (context->rank != 0) return;
     const osu_benchmark *benchmark = context->benchmark;
+    if (benchmark->collective) {
+        printf("# %s\n", benchmark->title);
+        if (benchmark->datatype_name) printf("# Datatype: %s.\n", benchmark->datatype_name);
+        if (benchmark->sizeless) printf("# Avg Latency(us)\n");
+        else printf("%-*s%*s\n", 10, "# Size", FIELD_WIDTH, "Avg Latency(us)");
+        fflush(stdout);
+        return;
+    }
     printf("# %s\n", benchmark->title);
     printf("# Window creation: %s\n", window_calls[context->options.window]);
     printf("# Synchronization: %s\n", sync_calls[context->options.sync]);
@@ -211,6 +229,10 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
         exit_with_usage(context, problem);
     }
 
+    if (benchmark->collective) {
+        print_header(context);
+        return;
+    }
     context->window_bytes = window_bytes_for(context);
     create_window(context);
     context->origin = page_aligned(context->window_bytes);
@@ -230,6 +252,10 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
 }
 
 void osu_teardown(osu_context *context) {
+    if (context->benchmark->collective) {
+        MPI_Finalize();
+        return;
+    }
     if (context->peer_group != MPI_GROUP_NULL) MPI_Group_free(&context->peer_group);
     if (context->options.window == WINDOW_DYNAMIC) MPI_Win_detach(context->window, context->window_memory);
     MPI_Win_free(&context->window);
@@ -248,8 +274,15 @@ osu_schedule osu_schedule_for(const osu_options *options, size_t size) {
 
 void osu_print_row(const osu_context *context, size_t size, double value) {
     if (context->rank != 0) return;
-    printf("%-*zu%*.*f\n", 10, size, FIELD_WIDTH, FLOAT_PRECISION, value);
+    if (context->benchmark->sizeless) printf("%*.*f\n", 17, FLOAT_PRECISION, value); /* OSU's barrier row */
+    else printf("%-*zu%*.*f\n", 10, size, FIELD_WIDTH, FLOAT_PRECISION, value);
     fflush(stdout);
+}
+
+double osu_average_over_ranks(const osu_context *context, double value) {
+    double sum = 0;
+    MPI_Reduce(&value, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    return sum / context->ranks;
 }
 
 /* ---- the operations ---- */

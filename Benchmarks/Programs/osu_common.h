@@ -18,6 +18,12 @@
  *                                100, 10 above 8 KiB; bandwidth 10, 2 above 8 KiB)
  *   -W PUTS                      bandwidth only: operations per synchronization (64)
  *
+ * The collective benchmarks (barrier, bcast, allreduce latency) create no window and take no
+ * -w or -s (barrier no -m either); like OSU's osu_barrier and friends they default to 1000 timed
+ * iterations after 100 warm-up ones, 100 after 10 above 8 KiB, and sizes up to 1 MiB. Each rank
+ * times the collective alone (an untimed MPI_Barrier follows each one in bcast and allreduce), and
+ * rank 0 prints the ranks' average, OSU's "Avg Latency(us)".
+ *
  * Where this differs from OSU, on purpose:
  *   - One window, sized for the largest message, is created once and reused for
  *     every size (OSU creates one per size). Memory is touched before timing.
@@ -68,6 +74,8 @@ typedef struct {
     size_t default_max_size;
     size_t fixed_size;          /* nonzero: atomics, one row at this size, -m sizes the window only */
     int required_ranks;         /* 0: any number */
+    int collective;             /* no window, no -w/-s: the program times a collective */
+    int sizeless;               /* collective with one row and no size column (barrier): no -m */
     rma_operation operation;    /* NULL when the program runs its own loop */
 } osu_benchmark;
 
@@ -108,6 +116,8 @@ void osu_teardown(osu_context *context);
 osu_schedule osu_schedule_for(const osu_options *options, size_t size);
 /* Rank 0 prints one table row, OSU's "%-10d%20.2f". */
 void osu_print_row(const osu_context *context, size_t size, double value);
+/* Collectives: the average over the ranks of each one's figure (valid at rank 0). */
+double osu_average_over_ranks(const osu_context *context, double value);
 
 /* The operations the programs time. Put, get and accumulate move MPI_CHARs (the
  * accumulate with MPI_SUM); the atomics work on one MPI_LONG_LONG. */

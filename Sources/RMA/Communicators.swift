@@ -38,6 +38,8 @@ struct CommunicatorState {
     let arrivals: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>
     let worldRanks: UnsafeMutablePointer<Int32>
     let waitPolicy: WaitPolicy
+    /// Members on several servers: the local and leaders' communicators (block is nil then).
+    let hierarchy: UnsafeMutablePointer<Hierarchy>?
     /// Barrier steps taken on this communicator; every member counts them alike. MPI forbids
     /// concurrent collectives on one communicator, so one thread at a time updates it.
     var steps: UInt64 = 0
@@ -75,7 +77,7 @@ enum Communicators {
     /// first collective; nil when MPICH serves them.
     @inline(__always)
     static func served(_ comm: MPI_Comm) -> UnsafeMutablePointer<CommunicatorState>? {
-        if let state = lookup(comm) { return state.pointee.block == nil ? nil : state }
+        if let state = lookup(comm) { return state.pointee.block == nil && state.pointee.hierarchy == nil ? nil : state }
         return register(comm)
     }
 
@@ -84,15 +86,32 @@ enum Communicators {
     /// does, member 0 allocates the block and broadcasts where it is.
     @inline(never)
     private static func register(_ comm: MPI_Comm) -> UnsafeMutablePointer<CommunicatorState>? {
-        guard let runtime = Runtime.current, runtime.config.collectives, let region = runtime.region,
+        // A rank without a region still takes part: its communicators may be served elsewhere.
+        guard let runtime = Runtime.current, runtime.config.collectives, runtime.anyRanksCoResident,
               comm != MPI_COMM_NULL else { return nil }
         var isInter: Int32 = 0, rank: Int32 = 0, members: Int32 = 0
         guard PMPI_Comm_test_inter(comm, &isInter) == MPI_SUCCESS, PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS,
               PMPI_Comm_size(comm, &members) == MPI_SUCCESS else { return nil }
         let worldRanks = Policy.worldRanks(of: comm, members: members)
-        let reason = Policy.collectivesStayWithMPICH(isInter: isInter != 0, worldRanks: worldRanks, runtime)
+        var reason: String?
+        switch Policy.collectivePath(isInter: isInter != 0, worldRanks: worldRanks, runtime) {
+        case .mpich(let why): reason = why
+        case .region: break
+        case .hierarchical(let groups):
+            let hierarchy = makeHierarchy(comm, rank: Int(rank), groups: groups)
+            if rank == 0 {
+                runtime.explain("communicator of \(members) member(s) on \(Set(groups).count) servers: collectives inside each "
+                                + "region, and through MPICH among one leader per region")
+            }
+            let state = makeState(comm, rank: Int(rank), members: Int(members), block: nil, blockRecord: nil, slotSize: 0,
+                                  worldRanks: worldRanks, runtime.waitPolicy, hierarchy: hierarchy)
+            insert(state)
+            return state
+        }
         var placement: [Int64] = [-1, 0, 0]  // offset, size, slot size: member 0's
-        if reason == nil {
+        // Every member shares this rank's region here, so this rank has one.
+        let region = runtime.region
+        if reason == nil, let region {
             if rank == 0 {
                 let slotSize = runtime.config.collectiveSlot
                 let bytes = CollectiveBlock.size(members: Int(members), slotSize: slotSize)
@@ -118,7 +137,7 @@ enum Communicators {
         // Member 0's figures came through MPICH, not the region; still, a pointer is only made
         // from an offset that lies inside the region with the whole layout.
         var block: UnsafeMutableRawPointer?
-        if let blockRecord, slotSize > 0, slotSize % CollectiveBlock.lineSize == 0,
+        if let region, let blockRecord, slotSize > 0, slotSize % CollectiveBlock.lineSize == 0,
            blockRecord.size >= CollectiveBlock.size(members: Int(members), slotSize: slotSize) {
             block = region.address(offset: blockRecord.offset, length: blockRecord.size)
         }
@@ -127,14 +146,42 @@ enum Communicators {
                             + (block != nil ? "through the region" : "go to MPICH (\(reason ?? "no room in the region"))"))
         }
         let state = makeState(comm, rank: Int(rank), members: Int(members), block: block, blockRecord: blockRecord,
-                              slotSize: slotSize, worldRanks: worldRanks, runtime.waitPolicy)
+                              slotSize: slotSize, worldRanks: worldRanks, runtime.waitPolicy, hierarchy: nil)
         insert(state)
         return block == nil ? nil : state
     }
 
+    /// The local communicator of the members sharing this rank's region (`groups[m]`: member m's
+    /// group, numbered by first appearance) and the leaders' one, split from `comm` (collective);
+    /// then the local one's own registration (collective over it).
+    private static func makeHierarchy(_ comm: MPI_Comm, rank: Int, groups: [Int32]) -> UnsafeMutablePointer<Hierarchy> {
+        let members = groups.count
+        let groupOf = UnsafeMutablePointer<Int32>.allocate(capacity: members)
+        let localRankOf = UnsafeMutablePointer<Int32>.allocate(capacity: members)
+        let groupCount = Int(groups.max()!) + 1
+        let leaderRankOf = UnsafeMutablePointer<Int32>.allocate(capacity: groupCount)
+        var sizes = [Int32](repeating: 0, count: groupCount)
+        for (member, group) in groups.enumerated() {
+            groupOf[member] = group
+            localRankOf[member] = sizes[Int(group)]
+            sizes[Int(group)] += 1
+            // Groups are numbered by their first member, so the leaders' ranks follow the group numbers.
+            if localRankOf[member] == 0 { leaderRankOf[Int(group)] = group }
+        }
+        var local = MPI_COMM_NULL, leaders = MPI_COMM_NULL
+        PMPI_Comm_split(comm, groups[rank], Int32(rank), &local)
+        PMPI_Comm_split(comm, localRankOf[rank] == 0 ? 0 : MPI_UNDEFINED, Int32(rank), &leaders)
+        _ = served(local)
+        let hierarchy = UnsafeMutablePointer<Hierarchy>.allocate(capacity: 1)
+        hierarchy.initialize(to: Hierarchy(local: local, leaders: leaders, groupOf: groupOf, localRankOf: localRankOf,
+                                           leaderRankOf: leaderRankOf, group: groups[rank]))
+        return hierarchy
+    }
+
     private static func makeState(_ comm: MPI_Comm, rank: Int, members: Int, block: UnsafeMutableRawPointer?,
                                   blockRecord: Region.Block?, slotSize: Int, worldRanks: [Int32],
-                                  _ waitPolicy: WaitPolicy) -> UnsafeMutablePointer<CommunicatorState> {
+                                  _ waitPolicy: WaitPolicy,
+                                  hierarchy: UnsafeMutablePointer<Hierarchy>?) -> UnsafeMutablePointer<CommunicatorState> {
         let arrivals = UnsafeMutableBufferPointer<UnsafeMutableRawPointer>.allocate(capacity: block == nil ? 0 : members)
         if let block {
             for member in 0..<members { arrivals[member] = block + CollectiveBlock.arrival(member) }
@@ -144,7 +191,8 @@ enum Communicators {
         let state = UnsafeMutablePointer<CommunicatorState>.allocate(capacity: 1)
         state.initialize(to: CommunicatorState(handle: comm, rank: rank, members: members, block: block,
                                                blockRecord: block == nil ? nil : blockRecord, slotSize: slotSize,
-                                               arrivals: arrivals, worldRanks: ranks, waitPolicy: waitPolicy))
+                                               arrivals: arrivals, worldRanks: ranks, waitPolicy: waitPolicy,
+                                               hierarchy: hierarchy))
         return state
     }
 
@@ -179,6 +227,20 @@ enum Communicators {
            let record = state.pointee.blockRecord,
            SharedWord(at: block + CollectiveBlock.holders).add(UInt64.max) == 0 {
             _ = region.free(record, jobID: runtime.jobID, wait: runtime.waitPolicy)
+        }
+        if let hierarchy = state.pointee.hierarchy {
+            // Once MPI_Finalize began, MPICH frees them itself.
+            if Runtime.current != nil {
+                var local = hierarchy.pointee.local, leaders = hierarchy.pointee.leaders
+                PMPI_Comm_free(&local)
+                if leaders != MPI_COMM_NULL { PMPI_Comm_free(&leaders) }
+            }
+            hierarchy.pointee.groupOf.deallocate()
+            hierarchy.pointee.localRankOf.deallocate()
+            hierarchy.pointee.leaderRankOf.deallocate()
+            free(hierarchy.pointee.scratch)
+            hierarchy.deinitialize(count: 1)
+            hierarchy.deallocate()
         }
         state.pointee.arrivals.deallocate()
         state.pointee.worldRanks.deallocate()

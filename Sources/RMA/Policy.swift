@@ -29,9 +29,12 @@ import CMPI
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
 /// - Collectives (MPI_Barrier, MPI_Bcast, MPI_Reduce, MPI_Allreduce) go through the region on an
-///   intracommunicator of two or more members that all share this rank's region
-///   (`collectivesStayWithMPICH`), unless IVSHMEM_RMA_COLLECTIVES=0; on any other communicator,
-///   and when the region has no room for the communicator's block, MPICH runs them.
+///   intracommunicator of two or more members that all share this rank's region, unless
+///   IVSHMEM_RMA_COLLECTIVES=0 (`collectivePath`). On one whose members sit on several servers,
+///   with at least two sharing a region, they run hierarchically: inside each region, then
+///   through MPICH among one leader per region (HierarchicalCollectives; an operation that is not
+///   commutative goes to MPICH whole). On any other communicator MPICH runs them; inside a
+///   region without room for the communicator's block, MPICH runs that region's part.
 /// - On a served communicator a barrier is always the region's. A broadcast or reduction first
 ///   publishes what each member was asked (`Collectives.StepDescriptor`) with its first step;
 ///   every member then reads every member's, and all take the same path: the region when the
@@ -87,15 +90,34 @@ enum Policy {
         runtime.region != nil && hasCoResidentPeer(Array(0..<runtime.worldSize), runtime)
     }
 
-    /// Why MPICH keeps a communicator's collectives; nil when the region serves them. Depends
-    /// only on what every member knows alike, so all members decide the same.
-    static func collectivesStayWithMPICH(isInter: Bool, worldRanks: [Int32], _ runtime: Runtime) -> String? {
-        if isInter { return "an intercommunicator" }
-        if worldRanks.count < 2 { return "a single member" }
-        if worldRanks.contains(where: { !runtime.isCoResident($0, runtime.worldRank) }) {
-            return "members on other servers or outside MPI_COMM_WORLD"
+    enum CollectivePath: Equatable {
+        /// Every member shares this rank's region.
+        case region
+        /// Members on several servers, some sharing a region: per member, its group (the members
+        /// sharing one region; a member without one is a group of its own), numbered by first
+        /// appearance in rank order.
+        case hierarchical(groups: [Int32])
+        case mpich(reason: String)
+    }
+
+    /// How a communicator's collectives run. Depends only on what every member knows alike (the
+    /// members' world ranks, the co-residence groups of MPI_Init), so all members decide the same.
+    static func collectivePath(isInter: Bool, worldRanks: [Int32], _ runtime: Runtime) -> CollectivePath {
+        if isInter { return .mpich(reason: "an intercommunicator") }
+        if worldRanks.count < 2 { return .mpich(reason: "a single member") }
+        if worldRanks.allSatisfy({ runtime.isCoResident($0, runtime.worldRank) }) { return .region }
+        var numbers: [Int64: Int32] = [:]
+        let groups = worldRanks.enumerated().map { member, world in
+            // A member without a region (or outside MPI_COMM_WORLD) is alone: a key no leader has.
+            let leader = world >= 0 && world < runtime.worldSize ? runtime.leaders[Int(world)] : -1
+            let key = leader >= 0 ? Int64(leader) : -1 - Int64(member)
+            if let number = numbers[key] { return number }
+            let number = Int32(numbers.count)
+            numbers[key] = number
+            return number
         }
-        return nil
+        if numbers.count == worldRanks.count { return .mpich(reason: "no two members share a region") }
+        return .hierarchical(groups: groups)
     }
 
     static func hasCoResidentPeer(_ worldRanks: [Int32], _ runtime: Runtime) -> Bool {

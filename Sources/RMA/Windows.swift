@@ -86,7 +86,10 @@ public enum Windows {
             return MPI_ERR_NO_MEM
         }
         let anyPair = offers.indices.contains { i in offers.indices.contains { j in i != j && offers[i].reaches(offers[j]) } }
-        guard anyPair, let region = runtime.region else {
+        // Every member creates the window alike once any pair is served, this one too when it has
+        // no region (its memory is private; the others reach it through MPICH).
+        let region = runtime.region
+        guard anyPair else {
             if let block { runtime.region?.free(block, jobID: runtime.jobID, wait: runtime.waitPolicy) }
             if let privateMemory { munmap(privateMemory, size) }
             runtime.explain("window on a communicator of \(members) goes to MPICH: no two members share a region")
@@ -96,7 +99,7 @@ public enum Windows {
         let memory: WindowMemory
         var base: UnsafeMutableRawPointer?
         var control: UnsafeMutableRawPointer?
-        if let block {
+        if let block, let region {
             base = size > 0 ? region.address(offset: block.offset, length: size) : nil
             control = region.address(offset: Int(mine.controlOffset), length: controlSize)
             memory = .region(block)
@@ -119,7 +122,7 @@ public enum Windows {
         for (member, offer) in offers.enumerated() {
             var slot = TargetSlot(data: nil, control: nil, size: Int(offer.size), dispUnit: Int(offer.dispUnit),
                                   worldRank: worldRanks[member])
-            if mine.reaches(offer), let peerControl = region.address(offset: Int(offer.controlOffset), length: controlSize) {
+            if mine.reaches(offer), let region, let peerControl = region.address(offset: Int(offer.controlOffset), length: controlSize) {
                 slot.control = peerControl
                 slot.data = offer.size > 0 ? region.address(offset: Int(offer.dataOffset), length: Int(offer.size)) : nil
                 if offer.size > 0 && slot.data == nil { slot.control = nil }  // a bad offset never becomes a pointer

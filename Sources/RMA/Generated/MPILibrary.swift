@@ -181,6 +181,30 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Gather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Gather($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Gather_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Gather_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgather($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgather_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgather_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scatter: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scatter($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scatter_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scatter_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoall: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoall($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoall_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoall_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv($0, $1, $2, $3, $4, $5, $6)
     }
@@ -193,9 +217,6 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Abort: @convention(c) (MPI_Comm, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Abort($0, $1)
     }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgather($0, $1, $2, $3, $4, $5, $6)
-    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_call_errhandler: @convention(c) (MPI_Comm, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_call_errhandler($0, $1)
     }
@@ -207,6 +228,9 @@ enum MPILibrary {
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_set_attr: @convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_set_attr($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Op_commutative: @convention(c) (MPI_Op, UnsafeMutablePointer<Int32>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Op_commutative($0, $1)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_free: @convention(c) (UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_free($0)
@@ -375,15 +399,23 @@ enum MPILibrary {
         PMPI_Reduce_c = symbol("PMPI_Reduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_c") }
         PMPI_Allreduce = symbol("PMPI_Allreduce").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce") }
         PMPI_Allreduce_c = symbol("PMPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce_c") }
+        PMPI_Gather = symbol("PMPI_Gather").map { unsafeBitCast($0, to: type(of: PMPI_Gather)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gather") }
+        PMPI_Gather_c = symbol("PMPI_Gather_c").map { unsafeBitCast($0, to: type(of: PMPI_Gather_c)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gather_c") }
+        PMPI_Allgather = symbol("PMPI_Allgather").map { unsafeBitCast($0, to: type(of: PMPI_Allgather)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather") }
+        PMPI_Allgather_c = symbol("PMPI_Allgather_c").map { unsafeBitCast($0, to: type(of: PMPI_Allgather_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather_c") }
+        PMPI_Scatter = symbol("PMPI_Scatter").map { unsafeBitCast($0, to: type(of: PMPI_Scatter)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatter") }
+        PMPI_Scatter_c = symbol("PMPI_Scatter_c").map { unsafeBitCast($0, to: type(of: PMPI_Scatter_c)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatter_c") }
+        PMPI_Alltoall = symbol("PMPI_Alltoall").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall") }
+        PMPI_Alltoall_c = symbol("PMPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall_c") }
         PMPI_Recv = symbol("PMPI_Recv").map { unsafeBitCast($0, to: type(of: PMPI_Recv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv") }
         PMPI_Wait = symbol("PMPI_Wait").map { unsafeBitCast($0, to: type(of: PMPI_Wait)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Wait") }
         PMPI_Waitall = symbol("PMPI_Waitall").map { unsafeBitCast($0, to: type(of: PMPI_Waitall)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Waitall") }
         PMPI_Abort = symbol("PMPI_Abort").map { unsafeBitCast($0, to: type(of: PMPI_Abort)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Abort") }
-        PMPI_Allgather = symbol("PMPI_Allgather").map { unsafeBitCast($0, to: type(of: PMPI_Allgather)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather") }
         PMPI_Comm_call_errhandler = symbol("PMPI_Comm_call_errhandler").map { unsafeBitCast($0, to: type(of: PMPI_Comm_call_errhandler)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_call_errhandler") }
         PMPI_Comm_dup = symbol("PMPI_Comm_dup").map { unsafeBitCast($0, to: type(of: PMPI_Comm_dup)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_dup") }
         PMPI_Comm_create_keyval = symbol("PMPI_Comm_create_keyval").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create_keyval)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create_keyval") }
         PMPI_Comm_set_attr = symbol("PMPI_Comm_set_attr").map { unsafeBitCast($0, to: type(of: PMPI_Comm_set_attr)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Comm_set_attr") }
+        PMPI_Op_commutative = symbol("PMPI_Op_commutative").map { unsafeBitCast($0, to: type(of: PMPI_Op_commutative)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Op_commutative") }
         PMPI_Comm_free = symbol("PMPI_Comm_free").map { unsafeBitCast($0, to: type(of: PMPI_Comm_free)) } ?? { _ in MPILibraryLoader.missing("PMPI_Comm_free") }
         PMPI_Comm_group = symbol("PMPI_Comm_group").map { unsafeBitCast($0, to: type(of: PMPI_Comm_group)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_group") }
         PMPI_Comm_rank = symbol("PMPI_Comm_rank").map { unsafeBitCast($0, to: type(of: PMPI_Comm_rank)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_rank") }
@@ -602,6 +634,30 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Gather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Gather($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Gather_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Gather_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allgather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Allgather($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allgather_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Allgather_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scatter: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scatter($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scatter_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scatter_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoall: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoall($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoall_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoall_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Recv($0, $1, $2, $3, $4, $5, $6)
     }
@@ -673,6 +729,14 @@ public enum Dispatch {
         MPI_Reduce_c = tool("MPI_Reduce_c").map { unsafeBitCast($0, to: type(of: MPI_Reduce_c)) } ?? { Collectives.reduce($0, $1, $2, $3, $4, $5, $6) }
         MPI_Allreduce = tool("MPI_Allreduce").map { unsafeBitCast($0, to: type(of: MPI_Allreduce)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
         MPI_Allreduce_c = tool("MPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: MPI_Allreduce_c)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
+        MPI_Gather = tool("MPI_Gather").map { unsafeBitCast($0, to: type(of: MPI_Gather)) } ?? { Collectives.gather($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Gather_c = tool("MPI_Gather_c").map { unsafeBitCast($0, to: type(of: MPI_Gather_c)) } ?? { Collectives.gather($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Allgather = tool("MPI_Allgather").map { unsafeBitCast($0, to: type(of: MPI_Allgather)) } ?? { Collectives.allgather($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Allgather_c = tool("MPI_Allgather_c").map { unsafeBitCast($0, to: type(of: MPI_Allgather_c)) } ?? { Collectives.allgather($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Scatter = tool("MPI_Scatter").map { unsafeBitCast($0, to: type(of: MPI_Scatter)) } ?? { Collectives.scatter($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Scatter_c = tool("MPI_Scatter_c").map { unsafeBitCast($0, to: type(of: MPI_Scatter_c)) } ?? { Collectives.scatter($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Alltoall = tool("MPI_Alltoall").map { unsafeBitCast($0, to: type(of: MPI_Alltoall)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Alltoall_c = tool("MPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoall_c)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
         MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { BlockingCalls.receive($0, $1, $2, $3, $4, $5, $6) }
         MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { BlockingCalls.wait($0, $1) }
         MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { BlockingCalls.waitAll($0, $1, $2) }
@@ -741,15 +805,23 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Reduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm) }
 @inline(__always) @discardableResult func PMPI_Allreduce(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm) }
 @inline(__always) @discardableResult func PMPI_Allreduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Gather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Gather_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Allgather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Allgather_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Scatter(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Scatter_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatter_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoall(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoall_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Recv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv(buf, count, datatype, source, tag, comm, status) }
 @inline(__always) @discardableResult func PMPI_Wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Wait(request, status) }
 @inline(__always) @discardableResult func PMPI_Waitall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitall(count, array_of_requests, array_of_statuses) }
 @inline(__always) @discardableResult func PMPI_Abort(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Abort(comm, errorcode) }
-@inline(__always) @discardableResult func PMPI_Allgather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Comm_call_errhandler(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Comm_call_errhandler(comm, errorcode) }
 @inline(__always) @discardableResult func PMPI_Comm_dup(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_dup(comm, newcomm) }
 @inline(__always) @discardableResult func PMPI_Comm_create_keyval(_ comm_copy_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32)?, _ comm_delete_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32)?, _ comm_keyval: UnsafeMutablePointer<Int32>?, _ extra_state: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_create_keyval(comm_copy_attr_fn, comm_delete_attr_fn, comm_keyval, extra_state) }
 @inline(__always) @discardableResult func PMPI_Comm_set_attr(_ comm: MPI_Comm, _ comm_keyval: Int32, _ attribute_val: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_set_attr(comm, comm_keyval, attribute_val) }
+@inline(__always) @discardableResult func PMPI_Op_commutative(_ op: MPI_Op, _ commute: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Op_commutative(op, commute) }
 @inline(__always) @discardableResult func PMPI_Comm_free(_ comm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_free(comm) }
 @inline(__always) @discardableResult func PMPI_Comm_group(_ comm: MPI_Comm, _ group: UnsafeMutablePointer<MPI_Group>?) -> Int32 { MPILibrary.PMPI_Comm_group(comm, group) }
 @inline(__always) @discardableResult func PMPI_Comm_rank(_ comm: MPI_Comm, _ rank: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_rank(comm, rank) }

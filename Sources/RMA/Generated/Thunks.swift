@@ -404,6 +404,58 @@ import CMPI
     Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
 }
 
+@_cdecl("MPI_Gather") public func MPI_Gather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("PMPI_Gather") public func PMPI_Gather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("MPI_Gather_c") public func MPI_Gather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Gather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("PMPI_Gather_c") public func PMPI_Gather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+
+@_cdecl("MPI_Allgather") public func MPI_Allgather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("PMPI_Allgather") public func PMPI_Allgather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("MPI_Allgather_c") public func MPI_Allgather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Allgather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("PMPI_Allgather_c") public func PMPI_Allgather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+
+@_cdecl("MPI_Scatter") public func MPI_Scatter_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("PMPI_Scatter") public func PMPI_Scatter_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("MPI_Scatter_c") public func MPI_Scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Scatter_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+@_cdecl("PMPI_Scatter_c") public func PMPI_Scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+}
+
+@_cdecl("MPI_Alltoall") public func MPI_Alltoall_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("PMPI_Alltoall") public func PMPI_Alltoall_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("MPI_Alltoall_c") public func MPI_Alltoall_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+@_cdecl("PMPI_Alltoall_c") public func PMPI_Alltoall_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
+    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+}
+
 @_cdecl("MPI_Recv") public func MPI_Recv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
     Dispatch.MPI_Recv(buf, count, datatype, source, tag, comm, status)
 }
