@@ -28,20 +28,21 @@ import CMPI
 /// - Synchronization of a window whose members all share the region never touches MPICH; in a
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
-/// - Collectives (MPI_Barrier, MPI_Bcast, MPI_Reduce, MPI_Allreduce) go through the region on an
-///   intracommunicator of two or more members that all share this rank's region, unless
-///   IVSHMEM_RMA_COLLECTIVES=0 (`collectivePath`). On one whose members sit on several servers,
-///   with at least two sharing a region, they run hierarchically: inside each region, then
-///   through MPICH among one leader per region (HierarchicalCollectives; an operation that is not
-///   commutative goes to MPICH whole). On any other communicator MPICH runs them; inside a
-///   region without room for the communicator's block, MPICH runs that region's part.
-/// - On a served communicator a barrier is always the region's. A broadcast or reduction first
-///   publishes what each member was asked (`Collectives.StepDescriptor`) with its first step;
-///   every member then reads every member's, and all take the same path: the region when the
-///   calls match and the region can carry them (a broadcast: every member's buffer one gap-free
-///   run, or the message within one slot; a reduction: the same predefined type and operation
-///   on every member, one MPICH defines for that type), MPICH's own collective otherwise (a
-///   derived type in a reduction, a user-defined operation, an argument MPICH must reject).
+/// - Collectives (MPI_Barrier, Bcast, Reduce, Allreduce, Gather, Allgather, Scatter, Alltoall) go
+///   through the region on an intracommunicator of two or more members that all share this
+///   rank's region, unless IVSHMEM_RMA_COLLECTIVES=0 (`collectivePath`). On one whose members sit
+///   on several servers, with at least two sharing a region, barriers, broadcasts and reductions
+///   run hierarchically: inside each region, then through MPICH among one leader per region
+///   (HierarchicalCollectives; an operation that is not commutative goes to MPICH whole); the
+///   others are MPICH's. On any other communicator MPICH runs them; inside a region without room
+///   for the communicator's block, MPICH runs that region's part.
+/// - On a served communicator a barrier is always the region's. Any other collective first
+///   publishes what each member was asked (`RegionCollectives.StepDescriptor`) with its first
+///   step; every member then reads every member's, and all take the same path: the region when
+///   the calls match and the region can carry them (data: every buffer one gap-free run, or each
+///   piece within one lane; a reduction: the same type and operation handle on every member, a
+///   predefined operation MPICH defines for that type or a user's on a type without gaps),
+///   MPICH's own collective otherwise (an argument MPICH must reject included).
 enum Policy {
     enum Route {
         /// The target's window memory is mapped here: copy directly.

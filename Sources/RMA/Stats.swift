@@ -4,7 +4,7 @@ import Synchronization
 /// Relaxed atomic counters: exact under MPI_THREAD_MULTIPLE, one uncontended add on the hot path.
 enum Counter: Int, CaseIterable {
     case putShm, putMpi, getShm, getMpi, accShm, accMpi, syncShm, syncMpi, windowsShm, windowsMpi
-    /// Collective calls (MPI_Barrier, MPI_Bcast, MPI_Reduce, MPI_Allreduce).
+    /// Collective calls (Collectives.swift).
     case collShm, collMpi
 
     var key: String {
