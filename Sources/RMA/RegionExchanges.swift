@@ -16,6 +16,18 @@ extension RegionCollectives {
         case run
         /// Some piece has gaps: packed, at most one lane.
         case packed
+
+        /// A piece's mode (nil: an argument MPICH must reject).
+        init(_ piece: Piece?) {
+            guard let piece else { self = .unsupported; return }
+            self = piece.isRun ? .run : .packed
+        }
+
+        /// The mode of a member with pieces of both modes.
+        func and(_ other: TransferMode) -> TransferMode {
+            if self == .unsupported || other == .unsupported { return .unsupported }
+            return self == .run && other == .run ? .run : .packed
+        }
     }
 
     /// `count` elements of `type` at `base`: what one member sends to or receives from one other.
@@ -125,23 +137,13 @@ extension RegionCollectives {
         root >= 0 && Int(root) < state.pointee.members
     }
 
-    /// The mode of a member whose pieces are `pieces` (nil: an argument MPICH must reject).
-    static func mode(_ pieces: Piece?...) -> TransferMode {
-        var run = true
-        for piece in pieces {
-            guard let piece else { return .unsupported }
-            run = run && piece.isRun
-        }
-        return run ? .run : .packed
-    }
-
     static func broadcast(_ state: UnsafeMutablePointer<CommunicatorState>, _ buffer: UnsafeMutableRawPointer?, _ count: Int,
                           _ type: MPI_Datatype, _ root: Int32) -> Int32? {
         let comm = state.pointee.handle
         let isRoot = state.pointee.rank == Int(root)
         let piece = Piece(buffer, count: count, type)
         return exchange(state, .broadcast, "MPI_Bcast", bytes: piece?.bytes, root: root,
-                        mode: isValidRoot(root, state) ? mode(piece) : .unsupported, lanesPerSlot: 1,
+                        mode: isValidRoot(root, state) ? TransferMode(piece) : .unsupported, lanesPerSlot: 1,
                         write: { lanes, offset, length in !isRoot || piece!.write(to: lanes(Int(root)), offset: offset, length: length, comm) },
                         read: { lanes, offset, length in isRoot ? MPI_SUCCESS : piece!.read(from: lanes(Int(root)), offset: offset, length: length, comm) })
     }
@@ -158,7 +160,7 @@ extension RegionCollectives {
         // In place, a receiving member's own piece is already where it belongs in its receive buffer.
         let incoming = receives ? Piece(receive, count: receiveCount, receiveType, members: members) : nil
         let outgoing = inPlace ? incoming?.at(rank) : Piece(send, count: sendCount, sendType)
-        var memberMode = receives ? mode(outgoing, incoming) : mode(outgoing)
+        var memberMode = receives ? TransferMode(outgoing).and(TransferMode(incoming)) : TransferMode(outgoing)
         if !everyone && !isValidRoot(root, state) { memberMode = .unsupported }
         return exchange(state, everyone ? .allgather : .gather, everyone ? "MPI_Allgather" : "MPI_Gather",
                         bytes: (incoming ?? outgoing)?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
@@ -185,7 +187,7 @@ extension RegionCollectives {
         let inPlace = isRoot && receive == UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE)
         let outgoing = isRoot ? Piece(send, count: sendCount, sendType, members: members) : nil
         let incoming = inPlace ? outgoing : Piece(receive, count: receiveCount, receiveType)
-        var memberMode = isRoot ? mode(outgoing, incoming) : mode(incoming)
+        var memberMode = isRoot ? TransferMode(outgoing).and(TransferMode(incoming)) : TransferMode(incoming)
         if !isValidRoot(root, state) { memberMode = .unsupported }
         return exchange(state, .scatter, "MPI_Scatter", bytes: incoming?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
                         write: { lanes, offset, length in
@@ -209,7 +211,7 @@ extension RegionCollectives {
         let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
         let incoming = Piece(receive, count: receiveCount, receiveType, members: members)
         let outgoing = inPlace ? incoming : Piece(send, count: sendCount, sendType, members: members)
-        return exchange(state, .alltoall, "MPI_Alltoall", bytes: incoming?.bytes, root: 0, mode: mode(outgoing, incoming),
+        return exchange(state, .alltoall, "MPI_Alltoall", bytes: incoming?.bytes, root: 0, mode: TransferMode(outgoing).and(TransferMode(incoming)),
                         lanesPerSlot: members,
                         write: { lanes, offset, length in
                             guard let outgoing else { return false }
