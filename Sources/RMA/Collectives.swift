@@ -50,6 +50,79 @@ public enum Collectives {
         }
     }
 
+    public static func scan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
+                            _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Scan(send, receive, count, type, op, comm) }) {
+            RegionCollectives.combine($0, send, receive, Int(count), type, op, .scan)
+        }
+    }
+
+    public static func scan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
+                            _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Scan_c(send, receive, count, type, op, comm) }) {
+            RegionCollectives.combine($0, send, receive, Int(count), type, op, .scan)
+        }
+    }
+
+    public static func exscan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
+                              _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Exscan(send, receive, count, type, op, comm) }) {
+            RegionCollectives.combine($0, send, receive, Int(count), type, op, .exscan)
+        }
+    }
+
+    public static func exscan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
+                              _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Exscan_c(send, receive, count, type, op, comm) }) {
+            RegionCollectives.combine($0, send, receive, Int(count), type, op, .exscan)
+        }
+    }
+
+    public static func reduceScatterBlock(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
+                                          _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Reduce_scatter_block(send, receive, count, type, op, comm) }) {
+            reduceScatter($0, send, receive, { _ in Int(count) }, type, op)
+        }
+    }
+
+    public static func reduceScatterBlock(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
+                                          _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Reduce_scatter_block_c(send, receive, count, type, op, comm) }) {
+            reduceScatter($0, send, receive, { _ in Int(count) }, type, op)
+        }
+    }
+
+    public static func reduceScatter(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
+                                     _ counts: UnsafePointer<Int32>?, _ type: MPI_Datatype, _ op: MPI_Op,
+                                     _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Reduce_scatter(send, receive, counts, type, op, comm) }) { state in
+            counts.flatMap { counts in reduceScatter(state, send, receive, { Int(counts[$0]) }, type, op) }
+        }
+    }
+
+    public static func reduceScatter(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
+                                     _ counts: UnsafePointer<MPI_Count>?, _ type: MPI_Datatype, _ op: MPI_Op,
+                                     _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Reduce_scatter_c(send, receive, counts, type, op, comm) }) { state in
+            counts.flatMap { counts in reduceScatter(state, send, receive, { Int(counts[$0]) }, type, op) }
+        }
+    }
+
+    /// Member m's block of the vector has `count(m)` elements, in rank order. Nil (MPICH) for a negative count.
+    private static func reduceScatter(_ state: UnsafeMutablePointer<CommunicatorState>, _ send: UnsafeRawPointer?,
+                                      _ receive: UnsafeMutableRawPointer?, _ count: (Int) -> Int, _ type: MPI_Datatype,
+                                      _ op: MPI_Op) -> Int32? {
+        var total = 0, first = 0
+        for member in 0..<state.pointee.members {
+            let (sum, overflow) = total.addingReportingOverflow(count(member))
+            guard count(member) >= 0, !overflow else { return nil }
+            if member == state.pointee.rank { first = total }
+            total = sum
+        }
+        return RegionCollectives.combine(state, send, receive, total, type, op,
+                                         .scatter(first: first, count: count(state.pointee.rank)))
+    }
+
     public static func gather(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
                               _ root: Int32, _ comm: MPI_Comm) -> Int32 {

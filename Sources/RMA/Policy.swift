@@ -28,9 +28,9 @@ import CMPI
 /// - Synchronization of a window whose members all share the region never touches MPICH; in a
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
-/// - Collectives (MPI_Barrier, Bcast, Reduce, Allreduce, Gather, Allgather, Scatter, Alltoall) go
-///   through the region on an intracommunicator of two or more members that all share this
-///   rank's region, unless IVSHMEM_RMA_COLLECTIVES=0 (`collectivePath`). On one whose members sit
+/// - Collectives (MPI_Barrier, Bcast, Reduce, Allreduce, Scan, Exscan, Reduce_scatter(_block),
+///   Gather, Allgather, Scatter, Alltoall) go through the region on an intracommunicator of two
+///   or more members that all share this rank's region, unless IVSHMEM_RMA_COLLECTIVES=0 (`collectivePath`). On one whose members sit
 ///   on several servers, with at least two sharing a region, barriers, broadcasts and reductions
 ///   run hierarchically: inside each region, then through MPICH among one leader per region
 ///   (HierarchicalCollectives; an operation that is not commutative goes to MPICH whole); the

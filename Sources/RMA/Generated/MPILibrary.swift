@@ -181,6 +181,30 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scan: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scan($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scan_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scan_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Exscan: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Exscan($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Exscan_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Exscan_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_scatter_block: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_scatter_block($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_scatter_block_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_scatter_block_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_scatter: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_scatter($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Reduce_scatter_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Reduce_scatter_c($0, $1, $2, $3, $4, $5)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Gather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Gather($0, $1, $2, $3, $4, $5, $6, $7)
     }
@@ -399,6 +423,14 @@ enum MPILibrary {
         PMPI_Reduce_c = symbol("PMPI_Reduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_c") }
         PMPI_Allreduce = symbol("PMPI_Allreduce").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce") }
         PMPI_Allreduce_c = symbol("PMPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: PMPI_Allreduce_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allreduce_c") }
+        PMPI_Scan = symbol("PMPI_Scan").map { unsafeBitCast($0, to: type(of: PMPI_Scan)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scan") }
+        PMPI_Scan_c = symbol("PMPI_Scan_c").map { unsafeBitCast($0, to: type(of: PMPI_Scan_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scan_c") }
+        PMPI_Exscan = symbol("PMPI_Exscan").map { unsafeBitCast($0, to: type(of: PMPI_Exscan)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Exscan") }
+        PMPI_Exscan_c = symbol("PMPI_Exscan_c").map { unsafeBitCast($0, to: type(of: PMPI_Exscan_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Exscan_c") }
+        PMPI_Reduce_scatter_block = symbol("PMPI_Reduce_scatter_block").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_scatter_block)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_scatter_block") }
+        PMPI_Reduce_scatter_block_c = symbol("PMPI_Reduce_scatter_block_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_scatter_block_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_scatter_block_c") }
+        PMPI_Reduce_scatter = symbol("PMPI_Reduce_scatter").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_scatter)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_scatter") }
+        PMPI_Reduce_scatter_c = symbol("PMPI_Reduce_scatter_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_scatter_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_scatter_c") }
         PMPI_Gather = symbol("PMPI_Gather").map { unsafeBitCast($0, to: type(of: PMPI_Gather)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gather") }
         PMPI_Gather_c = symbol("PMPI_Gather_c").map { unsafeBitCast($0, to: type(of: PMPI_Gather_c)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gather_c") }
         PMPI_Allgather = symbol("PMPI_Allgather").map { unsafeBitCast($0, to: type(of: PMPI_Allgather)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather") }
@@ -634,6 +666,30 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allreduce_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Allreduce_c($0, $1, $2, $3, $4, $5)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scan: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scan($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scan_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scan_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Exscan: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Exscan($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Exscan_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Exscan_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce_scatter_block: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce_scatter_block($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce_scatter_block_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce_scatter_block_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce_scatter: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce_scatter($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Reduce_scatter_c: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, MPI_Datatype, MPI_Op, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Reduce_scatter_c($0, $1, $2, $3, $4, $5)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Gather: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Gather($0, $1, $2, $3, $4, $5, $6, $7)
     }
@@ -729,6 +785,14 @@ public enum Dispatch {
         MPI_Reduce_c = tool("MPI_Reduce_c").map { unsafeBitCast($0, to: type(of: MPI_Reduce_c)) } ?? { Collectives.reduce($0, $1, $2, $3, $4, $5, $6) }
         MPI_Allreduce = tool("MPI_Allreduce").map { unsafeBitCast($0, to: type(of: MPI_Allreduce)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
         MPI_Allreduce_c = tool("MPI_Allreduce_c").map { unsafeBitCast($0, to: type(of: MPI_Allreduce_c)) } ?? { Collectives.allreduce($0, $1, $2, $3, $4, $5) }
+        MPI_Scan = tool("MPI_Scan").map { unsafeBitCast($0, to: type(of: MPI_Scan)) } ?? { Collectives.scan($0, $1, $2, $3, $4, $5) }
+        MPI_Scan_c = tool("MPI_Scan_c").map { unsafeBitCast($0, to: type(of: MPI_Scan_c)) } ?? { Collectives.scan($0, $1, $2, $3, $4, $5) }
+        MPI_Exscan = tool("MPI_Exscan").map { unsafeBitCast($0, to: type(of: MPI_Exscan)) } ?? { Collectives.exscan($0, $1, $2, $3, $4, $5) }
+        MPI_Exscan_c = tool("MPI_Exscan_c").map { unsafeBitCast($0, to: type(of: MPI_Exscan_c)) } ?? { Collectives.exscan($0, $1, $2, $3, $4, $5) }
+        MPI_Reduce_scatter_block = tool("MPI_Reduce_scatter_block").map { unsafeBitCast($0, to: type(of: MPI_Reduce_scatter_block)) } ?? { Collectives.reduceScatterBlock($0, $1, $2, $3, $4, $5) }
+        MPI_Reduce_scatter_block_c = tool("MPI_Reduce_scatter_block_c").map { unsafeBitCast($0, to: type(of: MPI_Reduce_scatter_block_c)) } ?? { Collectives.reduceScatterBlock($0, $1, $2, $3, $4, $5) }
+        MPI_Reduce_scatter = tool("MPI_Reduce_scatter").map { unsafeBitCast($0, to: type(of: MPI_Reduce_scatter)) } ?? { Collectives.reduceScatter($0, $1, $2, $3, $4, $5) }
+        MPI_Reduce_scatter_c = tool("MPI_Reduce_scatter_c").map { unsafeBitCast($0, to: type(of: MPI_Reduce_scatter_c)) } ?? { Collectives.reduceScatter($0, $1, $2, $3, $4, $5) }
         MPI_Gather = tool("MPI_Gather").map { unsafeBitCast($0, to: type(of: MPI_Gather)) } ?? { Collectives.gather($0, $1, $2, $3, $4, $5, $6, $7) }
         MPI_Gather_c = tool("MPI_Gather_c").map { unsafeBitCast($0, to: type(of: MPI_Gather_c)) } ?? { Collectives.gather($0, $1, $2, $3, $4, $5, $6, $7) }
         MPI_Allgather = tool("MPI_Allgather").map { unsafeBitCast($0, to: type(of: MPI_Allgather)) } ?? { Collectives.allgather($0, $1, $2, $3, $4, $5, $6) }
@@ -805,6 +869,14 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Reduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm) }
 @inline(__always) @discardableResult func PMPI_Allreduce(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm) }
 @inline(__always) @discardableResult func PMPI_Allreduce_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Scan(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scan(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Scan_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scan_c(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Exscan(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Exscan(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Exscan_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Exscan_c(sendbuf, recvbuf, count, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce_scatter_block(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce_scatter_block_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_scatter_block_c(sendbuf, recvbuf, recvcount, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce_scatter(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op, comm) }
+@inline(__always) @discardableResult func PMPI_Reduce_scatter_c(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Reduce_scatter_c(sendbuf, recvbuf, recvcounts, datatype, op, comm) }
 @inline(__always) @discardableResult func PMPI_Gather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
 @inline(__always) @discardableResult func PMPI_Gather_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
 @inline(__always) @discardableResult func PMPI_Allgather(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }

@@ -404,6 +404,58 @@ import CMPI
     Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
 }
 
+@_cdecl("MPI_Scan") public func MPI_Scan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Scan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("PMPI_Scan") public func PMPI_Scan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("MPI_Scan_c") public func MPI_Scan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Scan_c(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("PMPI_Scan_c") public func PMPI_Scan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+
+@_cdecl("MPI_Exscan") public func MPI_Exscan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Exscan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("PMPI_Exscan") public func PMPI_Exscan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("MPI_Exscan_c") public func MPI_Exscan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Exscan_c(sendbuf, recvbuf, count, datatype, op, comm)
+}
+@_cdecl("PMPI_Exscan_c") public func PMPI_Exscan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm)
+}
+
+@_cdecl("MPI_Reduce_scatter_block") public func MPI_Reduce_scatter_block_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm)
+}
+@_cdecl("PMPI_Reduce_scatter_block") public func PMPI_Reduce_scatter_block_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm)
+}
+@_cdecl("MPI_Reduce_scatter_block_c") public func MPI_Reduce_scatter_block_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce_scatter_block_c(sendbuf, recvbuf, recvcount, datatype, op, comm)
+}
+@_cdecl("PMPI_Reduce_scatter_block_c") public func PMPI_Reduce_scatter_block_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm)
+}
+
+@_cdecl("MPI_Reduce_scatter") public func MPI_Reduce_scatter_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+}
+@_cdecl("PMPI_Reduce_scatter") public func PMPI_Reduce_scatter_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+}
+@_cdecl("MPI_Reduce_scatter_c") public func MPI_Reduce_scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Reduce_scatter_c(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+}
+@_cdecl("PMPI_Reduce_scatter_c") public func PMPI_Reduce_scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
+    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+}
+
 @_cdecl("MPI_Gather") public func MPI_Gather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
