@@ -187,6 +187,122 @@ public enum Collectives {
         }
     }
 
+    public static func gatherv(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
+                               _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Int32>?,
+                               _ displacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype, _ root: Int32,
+                               _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Gatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, root, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
+                                             displacements: { entries.displacement($0) }, receiveType, root)
+        }
+    }
+
+    public static func gatherv(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
+                               _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
+                               _ displacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype, _ root: Int32,
+                               _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Gatherv_c(send, sendCount, sendType, receive, counts, displacements, receiveType, root, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
+                                             displacements: { entries.displacement($0) }, receiveType, root)
+        }
+    }
+
+    public static func allgatherv(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
+                                  _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Int32>?,
+                                  _ displacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype,
+                                  _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Allgatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
+                                             displacements: { entries.displacement($0) }, receiveType, everyone)
+        }
+    }
+
+    public static func allgatherv(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
+                                  _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
+                                  _ displacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype,
+                                  _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Allgatherv_c(send, sendCount, sendType, receive, counts, displacements, receiveType, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
+                                             displacements: { entries.displacement($0) }, receiveType, everyone)
+        }
+    }
+
+    public static func scatterv(_ send: UnsafeRawPointer?, _ counts: UnsafePointer<Int32>?,
+                                _ displacements: UnsafePointer<Int32>?, _ sendType: MPI_Datatype,
+                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
+                                _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Scatterv(send, counts, displacements, sendType, receive, receiveCount, receiveType, root, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.scatterv($0, send, counts: { entries.count($0) }, displacements: { entries.displacement($0) },
+                                              sendType, receive, Int(receiveCount), receiveType, root)
+        }
+    }
+
+    public static func scatterv(_ send: UnsafeRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
+                                _ displacements: UnsafePointer<MPI_Aint>?, _ sendType: MPI_Datatype,
+                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
+                                _ root: Int32, _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: { PMPI_Scatterv_c(send, counts, displacements, sendType, receive, receiveCount, receiveType, root, comm) }) {
+            let entries = Entries(counts, displacements)
+            return RegionCollectives.scatterv($0, send, counts: { entries.count($0) }, displacements: { entries.displacement($0) },
+                                              sendType, receive, Int(receiveCount), receiveType, root)
+        }
+    }
+
+    public static func alltoallv(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Int32>?,
+                                 _ sendDisplacements: UnsafePointer<Int32>?, _ sendType: MPI_Datatype,
+                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Int32>?,
+                                 _ receiveDisplacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype,
+                                 _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: {
+            PMPI_Alltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts, receiveDisplacements,
+                           receiveType, comm)
+        }) {
+            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
+            return RegionCollectives.alltoallv($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
+                                               sendType, receive, receiveCounts: { received.count($0) },
+                                               receiveDisplacements: { received.displacement($0) }, receiveType)
+        }
+    }
+
+    public static func alltoallv(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<MPI_Count>?,
+                                 _ sendDisplacements: UnsafePointer<MPI_Aint>?, _ sendType: MPI_Datatype,
+                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<MPI_Count>?,
+                                 _ receiveDisplacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype,
+                                 _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: {
+            PMPI_Alltoallv_c(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts, receiveDisplacements,
+                             receiveType, comm)
+        }) {
+            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
+            return RegionCollectives.alltoallv($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
+                                               sendType, receive, receiveCounts: { received.count($0) },
+                                               receiveDisplacements: { received.displacement($0) }, receiveType)
+        }
+    }
+
+    /// A v-variant's counts and displacements, read as Int whatever their width; a NULL array
+    /// makes every count -1, which the region refuses (MPICH reports the error).
+    private struct Entries<Count: BinaryInteger, Displacement: BinaryInteger> {
+        let counts: UnsafePointer<Count>?
+        let displacements: UnsafePointer<Displacement>?
+
+        init(_ counts: UnsafePointer<Count>?, _ displacements: UnsafePointer<Displacement>?) {
+            (self.counts, self.displacements) = (counts, displacements)
+        }
+
+        @inline(__always) func count(_ member: Int) -> Int {
+            guard let counts, displacements != nil else { return -1 }
+            return Int(counts[member])
+        }
+
+        @inline(__always) func displacement(_ member: Int) -> Int { displacements.map { Int($0[member]) } ?? 0 }
+    }
+
     /// A collective served only inside one region: on a communicator spanning servers it is MPICH's whole.
     @inline(__always)
     private static func inRegion(_ comm: MPI_Comm, forward: () -> Int32,

@@ -29,7 +29,7 @@ import CMPI
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
 /// - Collectives (MPI_Barrier, Bcast, Reduce, Allreduce, Scan, Exscan, Reduce_scatter(_block),
-///   Gather, Allgather, Scatter, Alltoall) go through the region on an intracommunicator of two
+///   Gather(v), Allgather(v), Scatter(v), Alltoall(v)) go through the region on an intracommunicator of two
 ///   or more members that all share this rank's region, unless IVSHMEM_RMA_COLLECTIVES=0
 ///   (`collectivePath`). On one whose members sit on several servers, with at least two sharing
 ///   a region, barriers, broadcasts and reductions run hierarchically: inside each region, then through MPICH among one leader per region

@@ -1,8 +1,8 @@
 import CMPI
 import Glibc
 
-/// The collectives that move data without combining it (MPI_Bcast, MPI_Gather, MPI_Allgather,
-/// MPI_Scatter, MPI_Alltoall), inside one region, all on one driver (`exchange`): the writers
+/// The collectives that move data without combining it (MPI_Bcast, MPI_Gather(v),
+/// MPI_Allgather(v), MPI_Scatter(v), MPI_Alltoall(v)), inside one region, all on one driver (`exchange`): the writers
 /// copy their pieces into lanes of the step's slots, every member arrives, the readers copy out.
 /// A member's slot is one lane, or (all-to-all) one lane per member. A piece is either one
 /// gap-free run of the user's buffer, moved in as many steps as it needs, or packed (MPI_Pack),
@@ -20,7 +20,7 @@ extension RegionCollectives {
         /// A piece's mode (nil: an argument MPICH must reject).
         init(_ piece: Piece?) {
             guard let piece else { self = .unsupported; return }
-            self = piece.isRun ? .run : .packed
+            self = piece.isRun || piece.count == 0 ? .run : .packed
         }
 
         /// The mode of a member with pieces of both modes.
@@ -56,8 +56,25 @@ extension RegionCollectives {
         var bytes: Int? { shape.bytes(count: count) }
         var isRun: Bool { shape.contiguous && base != nil }
 
-        /// Bytes [offset, offset + length) of the piece into `lane`; a packed piece goes whole.
+        /// The piece of `count` elements `displacement` elements further on (the v-variants' pieces).
+        func at(displacement: Int, count: Int) -> Piece {
+            var piece = self
+            piece.base = base.map { $0 + displacement * shape.extent }
+            piece.count = count
+            return piece
+        }
+
+        /// What of a step's bytes [offset, offset + length) lies in this piece.
+        private func clip(_ offset: Int, _ length: Int) -> Int {
+            guard let bytes, offset < bytes else { return 0 }
+            return min(length, bytes - offset)
+        }
+
+        /// A step's bytes [offset, offset + length) of the piece into `lane` (as far as the piece
+        /// reaches); a packed piece goes whole, in the first step.
         func write(to lane: UnsafeMutableRawPointer, offset: Int, length: Int, _ comm: MPI_Comm) -> Bool {
+            let length = clip(offset, length)
+            guard length > 0 else { return true }
             if isRun, let base {
                 memcpy(lane, base + offset, length)
                 return true
@@ -67,6 +84,8 @@ extension RegionCollectives {
         }
 
         func read(from lane: UnsafeRawPointer, offset: Int, length: Int, _ comm: MPI_Comm) -> Int32 {
+            let length = clip(offset, length)
+            guard length > 0 else { return MPI_SUCCESS }
             if isRun, let base {
                 memcpy(base + offset, lane, length)
                 return MPI_SUCCESS
@@ -87,48 +106,46 @@ extension RegionCollectives {
         }
     }
 
-    /// The driver. `bytes`: every piece's size (the same on every member for a legal program);
-    /// `mode`: this member's pieces' (nil when its arguments cannot be served). `write` copies
-    /// bytes [offset, offset + length) of this member's outgoing pieces into the step's lanes,
-    /// `read` the incoming ones out. Nil when the members agreed to hand the call to MPICH.
+    /// The driver. `largest`: the size of this member's largest piece, in or out (nil when its
+    /// arguments cannot be served); `uniform`: every piece of the call has the same size (all but
+    /// the v-variants), which every member must then publish alike. `mode`: this member's pieces'.
+    /// `write` copies a step's bytes [offset, offset + length) of this member's outgoing pieces
+    /// into the step's lanes, `read` the incoming ones out (Piece clips them to each piece). Nil
+    /// when the members agreed to hand the call to MPICH.
     static func exchange(_ state: UnsafeMutablePointer<CommunicatorState>, _ call: Call, _ name: StaticString,
-                         bytes: Int?, root: Int32, mode: TransferMode, lanesPerSlot: Int,
+                         largest: Int?, uniform: Bool = true, root: Int32, mode: TransferMode, lanesPerSlot: Int,
                          write: (Lanes, _ offset: Int, _ length: Int) -> Bool,
                          read: (Lanes, _ offset: Int, _ length: Int) -> Int32) -> Int32? {
         // Nothing to move: MPICH returns at once, and every member knows (the type signatures match).
-        if bytes == 0 { return nil }
+        if uniform && largest == 0 { return nil }
         let laneSize = state.pointee.slotSize / lanesPerSlot / CollectiveBlock.lineSize * CollectiveBlock.lineSize
         var mode = mode
-        if let bytes, mode == .packed && bytes > laneSize { mode = .unsupported }
-        if laneSize == 0 || bytes == nil { mode = .unsupported }
+        // A packed piece goes in one step; any piece of a member in steps only if all of its are runs.
+        if let largest, mode == .packed && largest > laneSize { mode = .unsupported }
+        if laneSize == 0 || largest == nil { mode = .unsupported }
         var step = state.pointee.steps + 1
-        let length = min(bytes ?? 0, laneSize)
-        if mode != .unsupported, !write(Lanes(state: state, step: step, size: laneSize), 0, length) { mode = .unsupported }
-        let mine = StepDescriptor(call: call.rawValue, amount: Int64(bytes ?? -1), type: 0, op: 0, root: Int64(root),
+        if mode != .unsupported, !write(Lanes(state: state, step: step, size: laneSize), 0, laneSize) { mode = .unsupported }
+        let mine = StepDescriptor(call: call.rawValue, amount: Int64(largest ?? -1), type: 0, op: 0, root: Int64(root),
                                   mode: mode.rawValue)
         mine.write(to: state.pointee.slot(state.pointee.rank, step: step))
         arrive(state, step, name)
 
-        var everyRun = true
+        var everyLargest = 0
         for member in 0..<state.pointee.members {
             let theirs = StepDescriptor(readingFrom: state.pointee.slot(member, step: step))
-            guard theirs.matches(mine), let theirMode = TransferMode(rawValue: theirs.mode), theirMode != .unsupported else {
-                return nil
-            }
-            everyRun = everyRun && theirMode == .run
+            let agree = uniform ? theirs.matches(mine) : theirs.call == mine.call && theirs.root == mine.root
+            guard agree, let theirMode = TransferMode(rawValue: theirs.mode), theirMode != .unsupported else { return nil }
+            everyLargest = max(everyLargest, Int(theirs.amount))
         }
-        // More than one lane only when every member's pieces are runs.
-        guard let bytes, everyRun || bytes <= laneSize else { return nil }
-        var code = read(Lanes(state: state, step: step, size: laneSize), 0, length)
-        var offset = length
-        while code == MPI_SUCCESS && offset < bytes {
+        var code = read(Lanes(state: state, step: step, size: laneSize), 0, laneSize)
+        var offset = laneSize
+        while code == MPI_SUCCESS && offset < everyLargest {
             step += 1
             let lanes = Lanes(state: state, step: step, size: laneSize)
-            let length = min(bytes - offset, laneSize)
-            _ = write(lanes, offset, length)
+            _ = write(lanes, offset, laneSize)
             arrive(state, step, name)
-            code = read(lanes, offset, length)
-            offset += length
+            code = read(lanes, offset, laneSize)
+            offset += laneSize
         }
         return code
     }
@@ -142,7 +159,7 @@ extension RegionCollectives {
         let comm = state.pointee.handle
         let isRoot = state.pointee.rank == Int(root)
         let piece = Piece(buffer, count: count, type)
-        return exchange(state, .broadcast, "MPI_Bcast", bytes: piece?.bytes, root: root,
+        return exchange(state, .broadcast, "MPI_Bcast", largest: piece?.bytes, root: root,
                         mode: isValidRoot(root, state) ? TransferMode(piece) : .unsupported, lanesPerSlot: 1,
                         write: { lanes, offset, length in !isRoot || piece!.write(to: lanes(Int(root)), offset: offset, length: length, comm) },
                         read: { lanes, offset, length in isRoot ? MPI_SUCCESS : piece!.read(from: lanes(Int(root)), offset: offset, length: length, comm) })
@@ -163,7 +180,7 @@ extension RegionCollectives {
         var memberMode = receives ? TransferMode(outgoing).and(TransferMode(incoming)) : TransferMode(outgoing)
         if !everyone && !isValidRoot(root, state) { memberMode = .unsupported }
         return exchange(state, everyone ? .allgather : .gather, everyone ? "MPI_Allgather" : "MPI_Gather",
-                        bytes: (incoming ?? outgoing)?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
+                        largest: (incoming ?? outgoing)?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
                         write: { lanes, offset, length in
                             inPlace && !everyone || outgoing!.write(to: lanes(rank), offset: offset, length: length, comm)
                         },
@@ -189,7 +206,7 @@ extension RegionCollectives {
         let incoming = inPlace ? outgoing : Piece(receive, count: receiveCount, receiveType)
         var memberMode = isRoot ? TransferMode(outgoing).and(TransferMode(incoming)) : TransferMode(incoming)
         if !isValidRoot(root, state) { memberMode = .unsupported }
-        return exchange(state, .scatter, "MPI_Scatter", bytes: incoming?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
+        return exchange(state, .scatter, "MPI_Scatter", largest: incoming?.bytes, root: root, mode: memberMode, lanesPerSlot: 1,
                         write: { lanes, offset, length in
                             guard let outgoing else { return true }
                             for member in 0..<members where !(inPlace && member == rank) {
@@ -211,7 +228,7 @@ extension RegionCollectives {
         let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
         let incoming = Piece(receive, count: receiveCount, receiveType, members: members)
         let outgoing = inPlace ? incoming : Piece(send, count: sendCount, sendType, members: members)
-        return exchange(state, .alltoall, "MPI_Alltoall", bytes: incoming?.bytes, root: 0, mode: TransferMode(outgoing).and(TransferMode(incoming)),
+        return exchange(state, .alltoall, "MPI_Alltoall", largest: incoming?.bytes, root: 0, mode: TransferMode(outgoing).and(TransferMode(incoming)),
                         lanesPerSlot: members,
                         write: { lanes, offset, length in
                             guard let outgoing else { return false }
@@ -224,6 +241,132 @@ extension RegionCollectives {
                             guard let incoming else { return MPI_ERR_ARG }
                             for member in 0..<members {
                                 let code = incoming.at(member).read(from: lanes(member, rank), offset: offset, length: length, comm)
+                                if code != MPI_SUCCESS { return code }
+                            }
+                            return MPI_SUCCESS
+                        })
+    }
+}
+
+/// The v-variants: every piece its own count and displacement (in elements of its type).
+extension RegionCollectives {
+    /// `count` pieces, the m-th `counts(m)` elements at `displacements(m)`, from one buffer and type:
+    /// whether each is valid, their largest size and their mode.
+    private static func survey(_ base: Piece?, _ members: Int, skipping skipped: Int? = nil,
+                               counts: (Int) -> Int, displacements: (Int) -> Int) -> (largest: Int?, mode: TransferMode) {
+        guard let base else { return (nil, .unsupported) }
+        var largest = 0
+        var mode = TransferMode.run
+        for member in 0..<members where member != skipped {
+            let piece = base.at(displacement: displacements(member), count: counts(member))
+            guard piece.count >= 0, let bytes = piece.bytes, piece.shape.canAddress(piece.base) || piece.count == 0 else {
+                return (nil, .unsupported)
+            }
+            largest = max(largest, bytes)
+            mode = mode.and(TransferMode(piece))
+        }
+        return (largest, mode)
+    }
+
+    /// MPI_Gatherv (`root` a member) and MPI_Allgatherv (`Collectives.everyone`).
+    static func gatherv(_ state: UnsafeMutablePointer<CommunicatorState>, _ send: UnsafeRawPointer?, _ sendCount: Int,
+                        _ sendType: MPI_Datatype, _ receive: UnsafeMutableRawPointer?, counts: (Int) -> Int,
+                        displacements: (Int) -> Int, _ receiveType: MPI_Datatype, _ root: Int32) -> Int32? {
+        let comm = state.pointee.handle
+        let rank = state.pointee.rank, members = state.pointee.members
+        let everyone = root == Collectives.everyone
+        let receives = everyone || rank == Int(root)
+        let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
+        let incoming = receives ? Piece(receive, count: 0, receiveType) : nil
+        let outgoing = inPlace ? incoming?.at(displacement: displacements(rank), count: counts(rank))
+                               : Piece(send, count: sendCount, sendType)
+        var largest = outgoing?.bytes
+        var memberMode = TransferMode(outgoing)
+        if receives {
+            let survey = survey(incoming, members, skipping: inPlace ? rank : nil, counts: counts, displacements: displacements)
+            largest = survey.largest.flatMap { theirs in largest.map { max($0, theirs) } }
+            memberMode = memberMode.and(survey.mode)
+        }
+        if (!everyone && !isValidRoot(root, state)) || (inPlace && !receives) { memberMode = .unsupported }
+        return exchange(state, everyone ? .allgather : .gather, everyone ? "MPI_Allgatherv" : "MPI_Gatherv",
+                        largest: largest, uniform: false, root: root, mode: memberMode, lanesPerSlot: 1,
+                        write: { lanes, offset, length in
+                            inPlace && !everyone || outgoing!.write(to: lanes(rank), offset: offset, length: length, comm)
+                        },
+                        read: { lanes, offset, length in
+                            guard let incoming else { return MPI_SUCCESS }
+                            for member in 0..<members where !(inPlace && member == rank) {
+                                let piece = incoming.at(displacement: displacements(member), count: counts(member))
+                                let code = piece.read(from: lanes(member), offset: offset, length: length, comm)
+                                if code != MPI_SUCCESS { return code }
+                            }
+                            return MPI_SUCCESS
+                        })
+    }
+
+    static func scatterv(_ state: UnsafeMutablePointer<CommunicatorState>, _ send: UnsafeRawPointer?, counts: (Int) -> Int,
+                         displacements: (Int) -> Int, _ sendType: MPI_Datatype, _ receive: UnsafeMutableRawPointer?,
+                         _ receiveCount: Int, _ receiveType: MPI_Datatype, _ root: Int32) -> Int32? {
+        let comm = state.pointee.handle
+        let rank = state.pointee.rank, members = state.pointee.members
+        let isRoot = rank == Int(root)
+        let inPlace = isRoot && receive == UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE)
+        let outgoing = isRoot ? Piece(send, count: 0, sendType) : nil
+        let incoming = inPlace ? nil : Piece(receive, count: receiveCount, receiveType)
+        var largest = inPlace ? 0 : incoming?.bytes
+        var memberMode = inPlace ? .run : TransferMode(incoming)
+        if isRoot {
+            let survey = survey(outgoing, members, skipping: inPlace ? rank : nil, counts: counts, displacements: displacements)
+            largest = survey.largest.flatMap { theirs in largest.map { max($0, theirs) } }
+            memberMode = memberMode.and(survey.mode)
+        }
+        if !isValidRoot(root, state) { memberMode = .unsupported }
+        return exchange(state, .scatter, "MPI_Scatterv", largest: largest, uniform: false, root: root, mode: memberMode,
+                        lanesPerSlot: 1,
+                        write: { lanes, offset, length in
+                            guard let outgoing else { return true }
+                            for member in 0..<members where !(inPlace && member == rank) {
+                                let piece = outgoing.at(displacement: displacements(member), count: counts(member))
+                                if !piece.write(to: lanes(member), offset: offset, length: length, comm) { return false }
+                            }
+                            return true
+                        },
+                        read: { lanes, offset, length in
+                            incoming?.read(from: lanes(rank), offset: offset, length: length, comm) ?? MPI_SUCCESS
+                        })
+    }
+
+    static func alltoallv(_ state: UnsafeMutablePointer<CommunicatorState>, _ send: UnsafeRawPointer?,
+                          sendCounts: (Int) -> Int, sendDisplacements: (Int) -> Int, _ sendType: MPI_Datatype,
+                          _ receive: UnsafeMutableRawPointer?, receiveCounts: (Int) -> Int,
+                          receiveDisplacements: (Int) -> Int, _ receiveType: MPI_Datatype) -> Int32? {
+        let comm = state.pointee.handle
+        let rank = state.pointee.rank, members = state.pointee.members
+        // In place, every piece leaves the receive buffer before any arrives in it (step by step,
+        // each piece's bytes of a step out before the same bytes in).
+        let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
+        let incoming = Piece(receive, count: 0, receiveType)
+        let outgoing = inPlace ? incoming : Piece(send, count: 0, sendType)
+        let outCounts = inPlace ? receiveCounts : sendCounts
+        let outDisplacements = inPlace ? receiveDisplacements : sendDisplacements
+        let sent = survey(outgoing, members, counts: outCounts, displacements: outDisplacements)
+        let received = survey(incoming, members, counts: receiveCounts, displacements: receiveDisplacements)
+        let largest = sent.largest.flatMap { out in received.largest.map { max(out, $0) } }
+        return exchange(state, .alltoall, "MPI_Alltoallv", largest: largest, uniform: false, root: 0,
+                        mode: sent.mode.and(received.mode), lanesPerSlot: members,
+                        write: { lanes, offset, length in
+                            guard let outgoing else { return false }
+                            for member in 0..<members {
+                                let piece = outgoing.at(displacement: outDisplacements(member), count: outCounts(member))
+                                if !piece.write(to: lanes(rank, member), offset: offset, length: length, comm) { return false }
+                            }
+                            return true
+                        },
+                        read: { lanes, offset, length in
+                            guard let incoming else { return MPI_ERR_ARG }
+                            for member in 0..<members {
+                                let piece = incoming.at(displacement: receiveDisplacements(member), count: receiveCounts(member))
+                                let code = piece.read(from: lanes(member, rank), offset: offset, length: length, comm)
                                 if code != MPI_SUCCESS { return code }
                             }
                             return MPI_SUCCESS

@@ -18,6 +18,12 @@ struct MatrixRun: Sendable, CustomTestStringConvertible {
     /// threads.c (4 threads per rank under MPI_THREAD_MULTIPLE) at 2 ranks, both flavors.
     static let threads: [MatrixRun] = ["allocate", "create"].map { MatrixRun(program: .threads, ranks: 2, flavor: $0) }
 
+    /// The collectives programs, self-checking: collectives.c at 4 ranks, scans.c at 3.
+    static let collectives = [MatrixRun(program: .collectives, ranks: 4, flavor: "allocate"), scans]
+    /// Intel MPI 2021.13 itself gets MPI_Allgather_c wrong (collectives.c fails there without the
+    /// library), so it runs scans.c only; IMB-MPI1 covers its other collectives.
+    static let scans = MatrixRun(program: .scans, ranks: 3, flavor: "allocate")
+
     /// Each rank its own simulated VM, no preload: the program and the MPI are right by themselves.
     func runPlain(on implementation: MPIImplementation) throws {
         let job = MPIJob(
@@ -70,6 +76,34 @@ enum IMBRMA {
     }
 }
 
+/// Intel MPI Benchmarks' IMB-MPI1 collectives, shipped with Intel MPI: a short run of every
+/// collective the library serves that IMB-MPI1 has (all but the scans), at 4 ranks.
+enum IMBCollectives {
+    static let program = MPIProgram(name: "IMB-MPI1", calls: [])
+    static let arguments = [
+        "-npmin", "4", "-iter", "20", "-msglog", "0:12", "-time", "1",
+        "Barrier", "Bcast", "Reduce", "Allreduce", "Reduce_scatter", "Reduce_scatter_block",
+        "Gather", "Allgather", "Scatter", "Alltoall",
+    ]
+
+    static func run(on implementation: MPIImplementation, region: RegionFile?) throws -> JobResult {
+        let library = try region.map { _ in try TestFixtures.requireLibrary() }
+        let job = MPIJob(
+            program: program, groups: [RankGroup(ranks: 4, region: region)], implementation: implementation,
+            preload: library, environment: library == nil ? [] : MPIJob.libraryEnvironment, arguments: arguments)
+        let result = try job.run(executable: implementation.shippedProgram(program.name))
+        try requireNotHung(result, of: job)
+        #expect(result.exitStatus == 0, "exit status \(result.exitStatus)\n\(result.report)")
+        #expect(result.stdoutLines.contains(Substring(IMBRMA.completionLine)),
+                "no \"\(IMBRMA.completionLine)\"\n\(result.report)")
+        for benchmark in arguments.filter({ $0.first?.isUppercase == true }) {
+            #expect(result.stdoutLines.contains { $0.trimmingCharacters(in: .whitespaces) == "# Benchmarking \(benchmark)" },
+                    "IMB-MPI1 did not run \(benchmark)\n\(result.report)")
+        }
+        return result
+    }
+}
+
 /// The core programs, built once and run unmodified under other MPIs of the MPICH ABI family
 /// (from their PyPI wheels, see scripts/mpi-wheels), plain and with the library preloaded.
 /// Each MPI's cases skip, naming it, when its wheel is not unpacked.
@@ -85,6 +119,9 @@ struct ABIMatrixTests {
 
         @Test("MPI_THREAD_MULTIPLE, preloaded, one region", arguments: MatrixRun.threads)
         func threadsServed(run: MatrixRun) throws { try run.runServed(on: .mpich5) }
+
+        @Test("collectives, preloaded, one region", arguments: MatrixRun.collectives)
+        func collectivesServed(run: MatrixRun) throws { try run.runServed(on: .mpich5) }
     }
 
     @Suite(
@@ -99,6 +136,9 @@ struct ABIMatrixTests {
 
         @Test("MPI_THREAD_MULTIPLE, preloaded, one region", arguments: MatrixRun.threads)
         func threadsServed(run: MatrixRun) throws { try run.runServed(on: .intelMPI) }
+
+        @Test("scans.c, preloaded, one region")
+        func scansServed() throws { try MatrixRun.scans.runServed(on: .intelMPI) }
 
         /// MPICH 5's builds carry a RUNPATH to MPICH 5's lib/; LD_LIBRARY_PATH must win over it.
         @Test("the programs load Intel's libmpi, over TCP")
@@ -117,6 +157,17 @@ struct ABIMatrixTests {
         @Test("two regions = two servers, 2+2 ranks: puts wait for the grants Intel MPI gives late")
         func lateGrant() throws {
             try runOnRegions(.lateGrant, ranks: 2, regions: 2, stats: .twoRegions, implementation: .intelMPI)
+        }
+
+        @Test("IMB-MPI1 collectives preloaded, one region, 4 ranks: every collective served")
+        func imbCollectivesServed() throws {
+            try withRegionFiles(1) { regions in
+                let result = try IMBCollectives.run(on: .intelMPI, region: regions[0])
+                let stats = RankStats.parse(stderr: result.stderr).stats
+                #expect(stats.count == 4 && stats.allSatisfy { Int($0.values["coll_shm"] ?? "") ?? 0 > 0 },
+                        "every rank should serve collectives through the region\n\(result.report)")
+                expectRegionNamed(in: result)
+            }
         }
 
         @Test("IMB-RMA, no preload")

@@ -223,6 +223,30 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scatter_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scatter_c($0, $1, $2, $3, $4, $5, $6, $7)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Gatherv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Gatherv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Gatherv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Gatherv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgatherv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgatherv($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Allgatherv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Allgatherv_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scatterv: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scatterv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Scatterv_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Scatterv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoallv: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoallv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoallv_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoallv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoall: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoall($0, $1, $2, $3, $4, $5, $6)
     }
@@ -437,6 +461,14 @@ enum MPILibrary {
         PMPI_Allgather_c = symbol("PMPI_Allgather_c").map { unsafeBitCast($0, to: type(of: PMPI_Allgather_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgather_c") }
         PMPI_Scatter = symbol("PMPI_Scatter").map { unsafeBitCast($0, to: type(of: PMPI_Scatter)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatter") }
         PMPI_Scatter_c = symbol("PMPI_Scatter_c").map { unsafeBitCast($0, to: type(of: PMPI_Scatter_c)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatter_c") }
+        PMPI_Gatherv = symbol("PMPI_Gatherv").map { unsafeBitCast($0, to: type(of: PMPI_Gatherv)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gatherv") }
+        PMPI_Gatherv_c = symbol("PMPI_Gatherv_c").map { unsafeBitCast($0, to: type(of: PMPI_Gatherv_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Gatherv_c") }
+        PMPI_Allgatherv = symbol("PMPI_Allgatherv").map { unsafeBitCast($0, to: type(of: PMPI_Allgatherv)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgatherv") }
+        PMPI_Allgatherv_c = symbol("PMPI_Allgatherv_c").map { unsafeBitCast($0, to: type(of: PMPI_Allgatherv_c)) } ?? { _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Allgatherv_c") }
+        PMPI_Scatterv = symbol("PMPI_Scatterv").map { unsafeBitCast($0, to: type(of: PMPI_Scatterv)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatterv") }
+        PMPI_Scatterv_c = symbol("PMPI_Scatterv_c").map { unsafeBitCast($0, to: type(of: PMPI_Scatterv_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Scatterv_c") }
+        PMPI_Alltoallv = symbol("PMPI_Alltoallv").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallv)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallv") }
+        PMPI_Alltoallv_c = symbol("PMPI_Alltoallv_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallv_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallv_c") }
         PMPI_Alltoall = symbol("PMPI_Alltoall").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall") }
         PMPI_Alltoall_c = symbol("PMPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall_c") }
         PMPI_Recv = symbol("PMPI_Recv").map { unsafeBitCast($0, to: type(of: PMPI_Recv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv") }
@@ -708,6 +740,30 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scatter_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Scatter_c($0, $1, $2, $3, $4, $5, $6, $7)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Gatherv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Gatherv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Gatherv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Gatherv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allgatherv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Allgatherv($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Allgatherv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Allgatherv_c($0, $1, $2, $3, $4, $5, $6, $7)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scatterv: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scatterv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Scatterv_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Scatterv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoallv: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoallv($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoallv_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, MPI_Datatype, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoallv_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoall: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, UnsafeMutableRawPointer?, Int32, MPI_Datatype, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoall($0, $1, $2, $3, $4, $5, $6)
     }
@@ -799,6 +855,14 @@ public enum Dispatch {
         MPI_Allgather_c = tool("MPI_Allgather_c").map { unsafeBitCast($0, to: type(of: MPI_Allgather_c)) } ?? { Collectives.allgather($0, $1, $2, $3, $4, $5, $6) }
         MPI_Scatter = tool("MPI_Scatter").map { unsafeBitCast($0, to: type(of: MPI_Scatter)) } ?? { Collectives.scatter($0, $1, $2, $3, $4, $5, $6, $7) }
         MPI_Scatter_c = tool("MPI_Scatter_c").map { unsafeBitCast($0, to: type(of: MPI_Scatter_c)) } ?? { Collectives.scatter($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Gatherv = tool("MPI_Gatherv").map { unsafeBitCast($0, to: type(of: MPI_Gatherv)) } ?? { Collectives.gatherv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Gatherv_c = tool("MPI_Gatherv_c").map { unsafeBitCast($0, to: type(of: MPI_Gatherv_c)) } ?? { Collectives.gatherv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Allgatherv = tool("MPI_Allgatherv").map { unsafeBitCast($0, to: type(of: MPI_Allgatherv)) } ?? { Collectives.allgatherv($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Allgatherv_c = tool("MPI_Allgatherv_c").map { unsafeBitCast($0, to: type(of: MPI_Allgatherv_c)) } ?? { Collectives.allgatherv($0, $1, $2, $3, $4, $5, $6, $7) }
+        MPI_Scatterv = tool("MPI_Scatterv").map { unsafeBitCast($0, to: type(of: MPI_Scatterv)) } ?? { Collectives.scatterv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Scatterv_c = tool("MPI_Scatterv_c").map { unsafeBitCast($0, to: type(of: MPI_Scatterv_c)) } ?? { Collectives.scatterv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Alltoallv = tool("MPI_Alltoallv").map { unsafeBitCast($0, to: type(of: MPI_Alltoallv)) } ?? { Collectives.alltoallv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Alltoallv_c = tool("MPI_Alltoallv_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoallv_c)) } ?? { Collectives.alltoallv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
         MPI_Alltoall = tool("MPI_Alltoall").map { unsafeBitCast($0, to: type(of: MPI_Alltoall)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
         MPI_Alltoall_c = tool("MPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoall_c)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
         MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { BlockingCalls.receive($0, $1, $2, $3, $4, $5, $6) }
@@ -883,6 +947,14 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Allgather_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Scatter(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
 @inline(__always) @discardableResult func PMPI_Scatter_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatter_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Gatherv(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Gatherv_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Gatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Allgatherv(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Allgatherv_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Allgatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Scatterv(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Scatterv_c(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Scatterv_c(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoallv(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoallv_c(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallv_c(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoall(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoall_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Recv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv(buf, count, datatype, source, tag, comm, status) }
