@@ -50,57 +50,46 @@ func expectRegionNamed(in result: JobResult, sourceLocation: SourceLocation = #_
             sourceLocation: sourceLocation)
 }
 
-/// Intel MPI Benchmarks' IMB-RMA, shipped with Intel MPI: a short run of the benchmarks that
-/// cover put, get and accumulate from both ranks (a few seconds, not the full default run).
-enum IMBRMA {
-    /// `calls`: what every rank makes through the region when served (both ranks put and get).
-    static let program = MPIProgram(name: "IMB-RMA", calls: [.put, .get], usesPassThroughWindows: true)
-    static let arguments = [
-        "-npmin", "2", "-iter", "50", "-msglog", "0:10",
-        "Unidir_put", "Unidir_get", "Bidir_put", "Bidir_get", "Accumulate", "Get_accumulate", "Fetch_and_op",
-        "Compare_and_swap",
-    ]
-    /// IMB's last line before MPI_Finalize: every benchmark ran.
+/// An Intel MPI Benchmarks program shipped with Intel MPI, in a short run: it must finish
+/// (IMB's last line before MPI_Finalize) and run every benchmark asked for.
+struct IMBRun: Sendable {
+    let program: MPIProgram
+    let ranks: Int
+    let options: [String]
+    let benchmarks: [String]
+
+    /// IMB-RMA: the benchmarks that cover put, get and accumulate from both ranks (a few
+    /// seconds, not the full default run). `calls`: what every rank makes through the region
+    /// when served (both ranks put and get).
+    static let rma = IMBRun(
+        program: MPIProgram(name: "IMB-RMA", calls: [.put, .get], usesPassThroughWindows: true), ranks: 2,
+        options: ["-npmin", "2", "-iter", "50", "-msglog", "0:10"],
+        benchmarks: ["Unidir_put", "Unidir_get", "Bidir_put", "Bidir_get", "Accumulate", "Get_accumulate",
+                     "Fetch_and_op", "Compare_and_swap"])
+
+    /// IMB-MPI1: every collective the library serves that it has (all but the scans), at 4 ranks.
+    static let collectives = IMBRun(
+        program: MPIProgram(name: "IMB-MPI1", calls: []), ranks: 4,
+        options: ["-npmin", "4", "-iter", "20", "-msglog", "0:12", "-time", "1"],
+        benchmarks: ["Barrier", "Bcast", "Reduce", "Allreduce", "Reduce_scatter", "Reduce_scatter_block", "Gather",
+                     "Allgather", "Scatter", "Alltoall"])
+
     static let completionLine = "# All processes entering MPI_Finalize"
 
-    static func run(on implementation: MPIImplementation, region: RegionFile?) throws -> (MPIJob, JobResult) {
+    func run(on implementation: MPIImplementation, region: RegionFile?) throws -> (MPIJob, JobResult) {
         let library = try region.map { _ in try TestFixtures.requireLibrary() }
         let job = MPIJob(
-            program: program, groups: [RankGroup(ranks: 2, region: region)], implementation: implementation,
-            preload: library, environment: library == nil ? [] : MPIJob.libraryEnvironment, arguments: arguments)
+            program: program, groups: [RankGroup(ranks: ranks, region: region)], implementation: implementation,
+            preload: library, environment: library == nil ? [] : MPIJob.libraryEnvironment, arguments: options + benchmarks)
         let result = try job.run(executable: implementation.shippedProgram(program.name))
         try requireNotHung(result, of: job)
         #expect(result.exitStatus == 0, "exit status \(result.exitStatus)\n\(result.report)")
-        #expect(result.stdoutLines.contains(Substring(completionLine)), "no \"\(completionLine)\"\n\(result.report)")
-        return (job, result)
-    }
-}
-
-/// Intel MPI Benchmarks' IMB-MPI1 collectives, shipped with Intel MPI: a short run of every
-/// collective the library serves that IMB-MPI1 has (all but the scans), at 4 ranks.
-enum IMBCollectives {
-    static let program = MPIProgram(name: "IMB-MPI1", calls: [])
-    static let arguments = [
-        "-npmin", "4", "-iter", "20", "-msglog", "0:12", "-time", "1",
-        "Barrier", "Bcast", "Reduce", "Allreduce", "Reduce_scatter", "Reduce_scatter_block",
-        "Gather", "Allgather", "Scatter", "Alltoall",
-    ]
-
-    static func run(on implementation: MPIImplementation, region: RegionFile?) throws -> JobResult {
-        let library = try region.map { _ in try TestFixtures.requireLibrary() }
-        let job = MPIJob(
-            program: program, groups: [RankGroup(ranks: 4, region: region)], implementation: implementation,
-            preload: library, environment: library == nil ? [] : MPIJob.libraryEnvironment, arguments: arguments)
-        let result = try job.run(executable: implementation.shippedProgram(program.name))
-        try requireNotHung(result, of: job)
-        #expect(result.exitStatus == 0, "exit status \(result.exitStatus)\n\(result.report)")
-        #expect(result.stdoutLines.contains(Substring(IMBRMA.completionLine)),
-                "no \"\(IMBRMA.completionLine)\"\n\(result.report)")
-        for benchmark in arguments.filter({ $0.first?.isUppercase == true }) {
+        #expect(result.stdoutLines.contains(Substring(Self.completionLine)), "no \"\(Self.completionLine)\"\n\(result.report)")
+        for benchmark in benchmarks {
             #expect(result.stdoutLines.contains { $0.trimmingCharacters(in: .whitespaces) == "# Benchmarking \(benchmark)" },
-                    "IMB-MPI1 did not run \(benchmark)\n\(result.report)")
+                    "\(program.name) did not run \(benchmark)\n\(result.report)")
         }
-        return result
+        return (job, result)
     }
 }
 
@@ -162,7 +151,7 @@ struct ABIMatrixTests {
         @Test("IMB-MPI1 collectives preloaded, one region, 4 ranks: every collective served")
         func imbCollectivesServed() throws {
             try withRegionFiles(1) { regions in
-                let result = try IMBCollectives.run(on: .intelMPI, region: regions[0])
+                let (_, result) = try IMBRun.collectives.run(on: .intelMPI, region: regions[0])
                 let stats = RankStats.parse(stderr: result.stderr).stats
                 #expect(stats.count == 4 && stats.allSatisfy { Int($0.values["coll_shm"] ?? "") ?? 0 > 0 },
                         "every rank should serve collectives through the region\n\(result.report)")
@@ -172,14 +161,14 @@ struct ABIMatrixTests {
 
         @Test("IMB-RMA, no preload")
         func imbPlain() throws {
-            let (job, result) = try IMBRMA.run(on: .intelMPI, region: nil)
+            let (job, result) = try IMBRun.rma.run(on: .intelMPI, region: nil)
             #expect(statsProblems(result, program: job.program, ranks: 2, expectation: .absent).isEmpty)
         }
 
         @Test("IMB-RMA preloaded, one region: its puts and gets served")
         func imbServed() throws {
             try withRegionFiles(1) { regions in
-                let (job, result) = try IMBRMA.run(on: .intelMPI, region: regions[0])
+                let (job, result) = try IMBRun.rma.run(on: .intelMPI, region: regions[0])
                 let problems = statsProblems(result, program: job.program, ranks: 2, expectation: .oneRegion)
                 #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))\n\(result.report)")
                 // Its accumulate benchmarks accumulate from rank 0 only.

@@ -142,6 +142,26 @@ static inline void *xmalloc(size_t n) {
     return p;
 }
 
+/* FNV-1a over a rank's result bytes, for comparing a served run with plain MPICH's. */
+static unsigned long long test_digest = 0xcbf29ce484222325ULL;
+static inline void test_digest_fold(const void *bytes, size_t n) {
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < n; i++) test_digest = (test_digest ^ p[i]) * 0x100000001b3ULL;
+}
+
+/* Collective over MPI_COMM_WORLD: with `print`, rank 0 prints "digest H", every rank's digest
+ * combined in rank order. */
+static inline void test_digest_report(int print) {
+    unsigned long long *all = xmalloc(sizeof(unsigned long long) * world_size);
+    MPI_OK(MPI_Gather(&test_digest, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD));
+    if (print && world_rank == 0) {
+        unsigned long long combined = 0xcbf29ce484222325ULL;
+        for (int r = 0; r < world_size; r++) combined = (combined ^ all[r]) * 0x100000001b3ULL;
+        printf("digest %016llx\n", combined);
+    }
+    free(all);
+}
+
 /* The window flavor of the core programs: MPI_Win_allocate, or with IT_WINDOW_FLAVOR=create,
  * MPI_Win_create over the program's own (malloc'd, zeroed) memory. Same arguments as
  * MPI_Win_allocate; windows made here are freed with test_window_free. */

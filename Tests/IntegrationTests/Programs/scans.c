@@ -12,12 +12,6 @@
 
 #define GUARD 0xee
 
-static unsigned long long digest = 1469598103934665603ULL;
-static void fold(const void *bytes, size_t n) {
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < n; i++) digest = (digest ^ p[i]) * 1099511628211ULL;
-}
-
 /* Rank r's i-th input element, on a communicator's rank r. */
 static long long input(int r, int i) { return (long long)(r + 1) * 1000 + i * 7 + i % (r + 2); }
 
@@ -55,7 +49,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
         CHECK_EQ_LL(out[i], sum, what);
     }
     expect_guard((unsigned char *)out, sizeof(long long) * count, bytes + 64, "MPI_Scan");
-    fold(out, sizeof(long long) * count);
+    test_digest_fold(out, sizeof(long long) * count);
 
     memset(out, GUARD, bytes + 64);
     MPI_OK(MPI_Exscan(send, out, count, MPI_LONG_LONG, MPI_MAX, comm));
@@ -66,7 +60,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
             snprintf(what, sizeof what, "MPI_Exscan(MPI_MAX, %d) on %s, element %d", count, name, i);
             CHECK_EQ_LL(out[i], max, what);
         }
-        fold(out, sizeof(long long) * count);
+        test_digest_fold(out, sizeof(long long) * count);
     }
     expect_guard((unsigned char *)out, r > 0 ? sizeof(long long) * count : 0, bytes + 64, "MPI_Exscan");
 
@@ -79,7 +73,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
         snprintf(what, sizeof what, "MPI_Scan(MPI_IN_PLACE, MPI_PROD, %d) on %s, element %d", count, name, i);
         CHECK(product[i] == expected, "%s: expected %llu, found %llu", what, expected, product[i]);
     }
-    fold(product, sizeof(unsigned long long) * count);
+    test_digest_fold(product, sizeof(unsigned long long) * count);
     free(product);
 
     memset(out, GUARD, bytes + 64);
@@ -91,7 +85,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
         CHECK_EQ_LL(out[i], sum, what);
     }
     expect_guard((unsigned char *)out, sizeof(long long) * count, bytes + 64, "MPI_Reduce_scatter_block");
-    fold(out, sizeof(long long) * count);
+    test_digest_fold(out, sizeof(long long) * count);
 
     /* Uneven blocks, one of them empty when count allows. */
     int *counts = xmalloc(sizeof(int) * n), first = 0, total = 0;
@@ -110,7 +104,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
             CHECK_EQ_LL(out[i], min, what);
         }
         expect_guard((unsigned char *)out, sizeof(long long) * counts[r], bytes + 64, "MPI_Reduce_scatter");
-        fold(out, sizeof(long long) * counts[r]);
+        test_digest_fold(out, sizeof(long long) * counts[r]);
 
     }
     /* MPICH 4.0.2 itself fails an in-place MPI_Reduce_scatter of 20000-element blocks at 5 ranks
@@ -124,7 +118,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
             snprintf(what, sizeof what, "MPI_Reduce_scatter(MPI_IN_PLACE, MPI_SUM, %d) on %s, element %d", counts[r], name, i);
             CHECK_EQ_LL(out[i], sum, what);
         }
-        fold(out, sizeof(long long) * counts[r]);
+        test_digest_fold(out, sizeof(long long) * counts[r]);
     }
     free(counts);
 
@@ -147,7 +141,7 @@ static void run(MPI_Comm comm, const char *name, int count, MPI_Op matrix_op, MP
                      pass == 0 ? "MPI_Scan" : "MPI_Allreduce", count, name, k);
             CHECK_INTS(result + 4 * k, expected, 4, what);
         }
-        fold(result, sizeof(int) * 4 * count);
+        test_digest_fold(result, sizeof(int) * 4 * count);
     }
     free(matrices);
     free(result);
@@ -171,14 +165,7 @@ int main(int argc, char **argv) {
         run(halves, "an even/odd split in reversed order", counts[c], matrix_op, matrix);
     }
     test_phase_done("scans and reduce-scatters");
-    unsigned long long *all = xmalloc(sizeof(unsigned long long) * world_size);
-    MPI_OK(MPI_Gather(&digest, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD));
-    if (print_digest && world_rank == 0) {
-        unsigned long long combined = 1469598103934665603ULL;
-        for (int j = 0; j < world_size; j++) combined = (combined ^ all[j]) * 1099511628211ULL;
-        printf("digest %016llx\n", combined);
-    }
-    free(all);
+    test_digest_report(print_digest);
     MPI_OK(MPI_Comm_free(&halves));
     MPI_OK(MPI_Type_free(&matrix));
     MPI_OK(MPI_Op_free(&matrix_op));

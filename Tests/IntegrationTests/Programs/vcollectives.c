@@ -12,12 +12,6 @@
 
 #define GUARD 0xab
 
-static unsigned long long digest = 1469598103934665603ULL;
-static void fold(const void *bytes, size_t n) {
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < n; i++) digest = (digest ^ p[i]) * 1099511628211ULL;
-}
-
 static int value(int rank, int index) { return rank * 100000 + index; }
 
 int main(int argc, char **argv) {
@@ -51,18 +45,18 @@ int main(int argc, char **argv) {
                 snprintf(what, sizeof what, "MPI_Allgatherv (base %d): piece %d, element %d", base, j, i);
                 CHECK_EQ_LL(out[displs[j] + i], value(j, i), what);
             }
-        fold(out, bytes);
+        test_digest_fold(out, bytes);
 
         memcpy(out, send, bytes);
         memset(out, GUARD, sizeof(int) * (size_t)displs[r]);
         MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, counts, displs, MPI_INT, MPI_COMM_WORLD));
-        fold(out, bytes);
+        test_digest_fold(out, bytes);
 
         for (int root = 0; root < n; root++) {
             memset(out, GUARD, bytes);
             MPI_OK(MPI_Gatherv(send, counts[r], MPI_INT, r == root ? out : NULL, counts, displs, MPI_INT, root,
                                MPI_COMM_WORLD));
-            if (r == root) fold(out, bytes);
+            if (r == root) test_digest_fold(out, bytes);
             memset(out, GUARD, bytes);
             MPI_OK(MPI_Scatterv(r == root ? send : NULL, counts, displs, MPI_INT, out, counts[r], MPI_INT, root,
                                 MPI_COMM_WORLD));
@@ -70,7 +64,7 @@ int main(int argc, char **argv) {
                 snprintf(what, sizeof what, "MPI_Scatterv (base %d, root %d): element %d", base, root, i);
                 CHECK_EQ_LL(out[i], value(root, displs[r] + i), what);
             }
-            fold(out, sizeof(int) * (size_t)(counts[r] + 8));
+            test_digest_fold(out, sizeof(int) * (size_t)(counts[r] + 8));
         }
 
         /* All-to-all: member r sends sc[j] elements to j and receives rc[j] from j. */
@@ -96,7 +90,7 @@ int main(int argc, char **argv) {
                 CHECK_EQ_LL(all_out[rd[j] + i], value(j, their + i), what);
             }
         }
-        fold(all_out, sizeof(int) * (size_t)(received + 8));
+        test_digest_fold(all_out, sizeof(int) * (size_t)(received + 8));
         free(all_send);
         free(all_out);
 
@@ -109,20 +103,13 @@ int main(int argc, char **argv) {
             }
             memset(out, GUARD, bytes);
             MPI_OK(MPI_Allgatherv(send, 2 * vc[r], MPI_INT, out, vc, vd, every_third, MPI_COMM_WORLD));
-            fold(out, bytes);
+            test_digest_fold(out, bytes);
         }
         free(send);
         free(out);
     }
     test_phase_done("v-variants");
-    unsigned long long *all = xmalloc(sizeof(unsigned long long) * n);
-    MPI_OK(MPI_Gather(&digest, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD));
-    if (print_digest && r == 0) {
-        unsigned long long combined = 1469598103934665603ULL;
-        for (int j = 0; j < n; j++) combined = (combined ^ all[j]) * 1099511628211ULL;
-        printf("digest %016llx\n", combined);
-    }
-    free(all);
+    test_digest_report(print_digest);
     free(counts);
     free(displs);
     free(sc);
