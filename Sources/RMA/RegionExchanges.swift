@@ -37,13 +37,21 @@ extension RegionCollectives {
         var type: MPI_Datatype
         var shape: TypeShape
 
+        /// False for a type that is no datatype (MPI_DATATYPE_NULL): only a piece of no elements has one.
+        var typeKnown: Bool
+
         /// Nil for arguments MPICH must reject, and for pieces whose array would not fit the
-        /// address space (`members` of them).
+        /// address space (`members` of them). No elements of any type (even MPI_DATATYPE_NULL)
+        /// are an empty piece, so every member sees a call of nothing as one.
         init?(_ buffer: UnsafeRawPointer?, count: Int, _ type: MPI_Datatype, members: Int = 1) {
-            guard count >= 0, let shape = Datatypes.shape(of: type), shape.canAddress(buffer) || count == 0,
-                  shape.span(count: count * members) != nil, count <= Int.max / max(members, 1) else { return nil }
+            guard count >= 0 else { return nil }
+            let known = Datatypes.shape(of: type)
+            guard let shape = known ?? (count == 0 ? TypeShape(size: 0, extent: 0, trueLowerBound: 0, trueExtent: 0,
+                                                                contiguous: true) : nil),
+                  shape.canAddress(buffer) || count == 0, shape.span(count: count * members) != nil,
+                  count <= Int.max / max(members, 1) else { return nil }
             base = buffer.map { UnsafeMutableRawPointer(mutating: $0) }
-            (self.count, self.type, self.shape) = (count, type, shape)
+            (self.count, self.type, self.shape, typeKnown) = (count, type, shape, known != nil)
         }
 
         /// The piece `index` places further on: element `index` of an array of such pieces.
@@ -259,7 +267,8 @@ extension RegionCollectives {
         var mode = TransferMode.run
         for member in 0..<members where member != skipped {
             let piece = base.at(displacement: displacements(member), count: counts(member))
-            guard piece.count >= 0, let bytes = piece.bytes, piece.shape.canAddress(piece.base) || piece.count == 0 else {
+            guard piece.count >= 0, piece.typeKnown || piece.count == 0, let bytes = piece.bytes,
+                  piece.shape.canAddress(piece.base) || piece.count == 0 else {
                 return (nil, .unsupported)
             }
             largest = max(largest, bytes)
