@@ -158,15 +158,11 @@ enum Communicators {
         let members = groups.count
         let groupOf = UnsafeMutablePointer<Int32>.allocate(capacity: members)
         let localRankOf = UnsafeMutablePointer<Int32>.allocate(capacity: members)
-        let groupCount = Int(groups.max()!) + 1
-        let leaderRankOf = UnsafeMutablePointer<Int32>.allocate(capacity: groupCount)
-        var sizes = [Int32](repeating: 0, count: groupCount)
+        var sizes = [Int32](repeating: 0, count: Int(groups.max()!) + 1)
         for (member, group) in groups.enumerated() {
             groupOf[member] = group
             localRankOf[member] = sizes[Int(group)]
             sizes[Int(group)] += 1
-            // Groups are numbered by their first member, so the leaders' ranks follow the group numbers.
-            if localRankOf[member] == 0 { leaderRankOf[Int(group)] = group }
         }
         var local = MPI_COMM_NULL, leaders = MPI_COMM_NULL
         PMPI_Comm_split(comm, groups[rank], Int32(rank), &local)
@@ -174,7 +170,7 @@ enum Communicators {
         _ = served(local)
         let hierarchy = UnsafeMutablePointer<Hierarchy>.allocate(capacity: 1)
         hierarchy.initialize(to: Hierarchy(local: local, leaders: leaders, groupOf: groupOf, localRankOf: localRankOf,
-                                           leaderRankOf: leaderRankOf, group: groups[rank]))
+                                           group: groups[rank]))
         return hierarchy
     }
 
@@ -237,7 +233,6 @@ enum Communicators {
             }
             hierarchy.pointee.groupOf.deallocate()
             hierarchy.pointee.localRankOf.deallocate()
-            hierarchy.pointee.leaderRankOf.deallocate()
             free(hierarchy.pointee.scratch)
             hierarchy.deinitialize(count: 1)
             hierarchy.deallocate()

@@ -14,13 +14,12 @@ import Glibc
 /// bits (the leaders' result, broadcast).
 struct Hierarchy {
     let local: MPI_Comm
-    /// MPI_COMM_NULL on members that are not their region's leader.
+    /// MPI_COMM_NULL on members that are not their region's leader. Groups are numbered by their
+    /// first member and the leaders ordered by rank, so group g's leader is rank g here.
     let leaders: MPI_Comm
     /// Per member of the communicator: its group (region) and its rank in that group's local communicator.
     let groupOf: UnsafeMutablePointer<Int32>
     let localRankOf: UnsafeMutablePointer<Int32>
-    /// Per group: its leader's rank in `leaders`.
-    let leaderRankOf: UnsafeMutablePointer<Int32>
     let group: Int32
     /// Where a leader combines what is not its own result (MPI_Reduce to another region), kept
     /// from call to call.
@@ -41,13 +40,15 @@ enum HierarchicalCollectives {
     /// Nil when the call goes to MPICH whole.
     static func broadcast(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ members: Int, _ buffer: UnsafeMutableRawPointer?,
                           _ count: Int, _ type: MPI_Datatype, _ root: Int32) -> Int32? {
-        guard count > 0, root >= 0, Int(root) < members else { return nil }
+        // Bytes, not elements: members may count the same bytes differently (a zero-size type).
+        guard count >= 0, let bytes = Datatypes.shape(of: type)?.bytes(count: count), bytes > 0,
+              root >= 0, Int(root) < members else { return nil }
         let h = hierarchy.pointee
         let rootGroup = h.groupOf[Int(root)]
         var code = MPI_SUCCESS
         if h.group == rootGroup { code = localBroadcast(buffer, count, type, h.localRankOf[Int(root)], h.local) }
         if code == MPI_SUCCESS, h.isLeader {
-            code = PMPI_Bcast_c(buffer, MPI_Count(count), type, h.leaderRankOf[Int(rootGroup)], h.leaders)
+            code = PMPI_Bcast_c(buffer, MPI_Count(count), type, rootGroup, h.leaders)
         }
         if code == MPI_SUCCESS, h.group != rootGroup { code = localBroadcast(buffer, count, type, 0, h.local) }
         return code
@@ -81,7 +82,7 @@ enum HierarchicalCollectives {
                 ? PMPI_Allreduce_c(IVSHMEM_MPI_IN_PLACE, combined, MPI_Count(count), type, op, h.leaders)
                 : PMPI_Reduce_c(h.group == rootGroup ? UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE) : UnsafeRawPointer(combined),
                                 h.group == rootGroup ? combined : nil, MPI_Count(count), type, op,
-                                h.leaderRankOf[Int(rootGroup)], h.leaders)
+                                rootGroup, h.leaders)
         }
         guard code == MPI_SUCCESS else { return code }
         if everyone { return localBroadcast(receive, count, type, 0, h.local) }
