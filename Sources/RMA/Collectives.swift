@@ -285,6 +285,38 @@ public enum Collectives {
         }
     }
 
+    public static func alltoallw(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Int32>?,
+                                 _ sendDisplacements: UnsafePointer<Int32>?, _ sendTypes: UnsafePointer<MPI_Datatype>?,
+                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Int32>?,
+                                 _ receiveDisplacements: UnsafePointer<Int32>?, _ receiveTypes: UnsafePointer<MPI_Datatype>?,
+                                 _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: {
+            PMPI_Alltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts, receiveDisplacements,
+                           receiveTypes, comm)
+        }) {
+            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
+            return RegionCollectives.alltoallw($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
+                                               sendTypes: sendTypes, receive, receiveCounts: { received.count($0) },
+                                               receiveDisplacements: { received.displacement($0) }, receiveTypes: receiveTypes)
+        }
+    }
+
+    public static func alltoallw(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<MPI_Count>?,
+                                 _ sendDisplacements: UnsafePointer<MPI_Aint>?, _ sendTypes: UnsafePointer<MPI_Datatype>?,
+                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<MPI_Count>?,
+                                 _ receiveDisplacements: UnsafePointer<MPI_Aint>?, _ receiveTypes: UnsafePointer<MPI_Datatype>?,
+                                 _ comm: MPI_Comm) -> Int32 {
+        inRegion(comm, forward: {
+            PMPI_Alltoallw_c(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts, receiveDisplacements,
+                             receiveTypes, comm)
+        }) {
+            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
+            return RegionCollectives.alltoallw($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
+                                               sendTypes: sendTypes, receive, receiveCounts: { received.count($0) },
+                                               receiveDisplacements: { received.displacement($0) }, receiveTypes: receiveTypes)
+        }
+    }
+
     /// A v-variant's counts and displacements, read as Int whatever their width; a NULL array
     /// makes every count -1, which the region refuses (MPICH reports the error).
     private struct Entries<Count: BinaryInteger, Displacement: BinaryInteger> {

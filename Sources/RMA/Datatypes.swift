@@ -82,7 +82,10 @@ enum Datatypes {
         return derivedShape(of: type)
     }
 
+    /// Nil for MPI_DATATYPE_NULL without asking MPICH, whose answer would be a fatal error where
+    /// MPI lets a call of no elements name it.
     private static func derivedShape(of type: MPI_Datatype) -> TypeShape? {
+        guard type != MPI_DATATYPE_NULL else { return nil }
         var size: MPI_Count = 0
         var lowerBound: MPI_Count = 0, extent: MPI_Count = 0
         var trueLowerBound: MPI_Count = 0, trueExtent: MPI_Count = 0

@@ -29,7 +29,7 @@ import CMPI
 ///   window spanning servers MPICH is the single authority for every lock and epoch, and region
 ///   copies happen only inside epochs MPICH has granted.
 /// - Collectives (MPI_Barrier, Bcast, Reduce, Allreduce, Scan, Exscan, Reduce_scatter(_block),
-///   Gather(v), Allgather(v), Scatter(v), Alltoall(v)) go through the region on an intracommunicator of two
+///   Gather(v), Allgather(v), Scatter(v), Alltoall(v,w)) go through the region on an intracommunicator of two
 ///   or more members that all share this rank's region, unless IVSHMEM_RMA_COLLECTIVES=0
 ///   (`collectivePath`). On one whose members sit on several servers, with at least two sharing
 ///   a region, barriers, broadcasts and reductions run hierarchically: inside each region, then through MPICH among one leader per region
@@ -40,7 +40,7 @@ import CMPI
 ///   publishes what each member was asked (`RegionCollectives.StepDescriptor`) with its first
 ///   step; every member then reads every member's, and all take the same path: the region when
 ///   the calls match and the region can carry them (data: every buffer one gap-free run, or each
-///   piece within one lane; a reduction: the same type and operation handle on every member, a
+///   piece within one lane and not at MPI_BOTTOM; a reduction: the same type and operation handle on every member, a
 ///   predefined operation MPICH defines for that type or a user's on a type without gaps),
 ///   MPICH's own collective otherwise (an argument MPICH must reject included).
 enum Policy {

@@ -2,7 +2,7 @@ import CMPI
 import Glibc
 
 /// The collectives that move data without combining it (MPI_Bcast, MPI_Gather(v),
-/// MPI_Allgather(v), MPI_Scatter(v), MPI_Alltoall(v)), inside one region, all on one driver (`exchange`): the writers
+/// MPI_Allgather(v), MPI_Scatter(v), MPI_Alltoall(v,w)), inside one region, all on one driver (`exchange`): the writers
 /// copy their pieces into lanes of the step's slots, every member arrives, the readers copy out.
 /// A member's slot is one lane, or (all-to-all) one lane per member. A piece is either one
 /// gap-free run of the user's buffer, moved in as many steps as it needs, or packed (MPI_Pack),
@@ -17,9 +17,10 @@ extension RegionCollectives {
         /// Some piece has gaps: packed, at most one lane.
         case packed
 
-        /// A piece's mode (nil: an argument MPICH must reject).
+        /// A piece's mode (nil: an argument MPICH must reject). A piece at MPI_BOTTOM (absolute
+        /// addresses in its type) cannot be packed: MPICH's MPI_Pack refuses a NULL buffer.
         init(_ piece: Piece?) {
-            guard let piece else { self = .unsupported; return }
+            guard let piece, piece.base != nil || piece.count == 0 else { self = .unsupported; return }
             self = piece.isRun || piece.count == 0 ? .run : .packed
         }
 
@@ -57,8 +58,14 @@ extension RegionCollectives {
         /// The piece `index` places further on: element `index` of an array of such pieces.
         func at(_ index: Int) -> Piece {
             var piece = self
-            piece.base = base.map { $0 + index * count * shape.extent }
+            piece.base = Piece.address(base, index &* count &* shape.extent)
             return piece
+        }
+
+        /// `offset` bytes past `buffer`, which may be MPI_BOTTOM (NULL in MPICH): the offset is then an
+        /// absolute address.
+        static func address(_ buffer: UnsafeRawPointer?, _ offset: Int) -> UnsafeMutableRawPointer? {
+            UnsafeMutableRawPointer(bitPattern: Int(bitPattern: buffer) &+ offset)
         }
 
         var bytes: Int? { shape.bytes(count: count) }
@@ -67,7 +74,7 @@ extension RegionCollectives {
         /// The piece of `count` elements `displacement` elements further on (the v-variants' pieces).
         func at(displacement: Int, count: Int) -> Piece {
             var piece = self
-            piece.base = base.map { $0 + displacement * shape.extent }
+            piece.base = Piece.address(base, displacement &* shape.extent)
             piece.count = count
             return piece
         }
@@ -258,23 +265,27 @@ extension RegionCollectives {
 
 /// The v-variants: every piece its own count and displacement (in elements of its type).
 extension RegionCollectives {
-    /// `count` pieces, the m-th `counts(m)` elements at `displacements(m)`, from one buffer and type:
-    /// whether each is valid, their largest size and their mode.
-    private static func survey(_ base: Piece?, _ members: Int, skipping skipped: Int? = nil,
-                               counts: (Int) -> Int, displacements: (Int) -> Int) -> (largest: Int?, mode: TransferMode) {
-        guard let base else { return (nil, .unsupported) }
+    /// `members` pieces, the m-th `piece(m)`: whether each is valid, their largest size and their mode.
+    private static func survey(_ members: Int, skipping skipped: Int? = nil,
+                               _ piece: (Int) -> Piece?) -> (largest: Int?, mode: TransferMode) {
         var largest = 0
         var mode = TransferMode.run
         for member in 0..<members where member != skipped {
-            let piece = base.at(displacement: displacements(member), count: counts(member))
-            guard piece.count >= 0, piece.typeKnown || piece.count == 0, let bytes = piece.bytes,
-                  piece.shape.canAddress(piece.base) || piece.count == 0 else {
+            guard let piece = piece(member), piece.count >= 0, piece.typeKnown || piece.count == 0,
+                  let bytes = piece.bytes, piece.shape.canAddress(piece.base) || piece.count == 0 else {
                 return (nil, .unsupported)
             }
             largest = max(largest, bytes)
             mode = mode.and(TransferMode(piece))
         }
         return (largest, mode)
+    }
+
+    /// `members` pieces, the m-th `counts(m)` elements at `displacements(m)`, from one buffer and type.
+    private static func survey(_ base: Piece?, _ members: Int, skipping skipped: Int? = nil,
+                               counts: (Int) -> Int, displacements: (Int) -> Int) -> (largest: Int?, mode: TransferMode) {
+        guard let base else { return (nil, .unsupported) }
+        return survey(members, skipping: skipped) { base.at(displacement: displacements($0), count: counts($0)) }
     }
 
     /// MPI_Gatherv (`root` a member) and MPI_Allgatherv (`Collectives.everyone`).
@@ -349,32 +360,56 @@ extension RegionCollectives {
                           sendCounts: (Int) -> Int, sendDisplacements: (Int) -> Int, _ sendType: MPI_Datatype,
                           _ receive: UnsafeMutableRawPointer?, receiveCounts: (Int) -> Int,
                           receiveDisplacements: (Int) -> Int, _ receiveType: MPI_Datatype) -> Int32? {
-        let comm = state.pointee.handle
-        let rank = state.pointee.rank, members = state.pointee.members
-        // In place, every piece leaves the receive buffer before any arrives in it (step by step,
-        // each piece's bytes of a step out before the same bytes in).
         let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
         let incoming = Piece(receive, count: 0, receiveType)
         let outgoing = inPlace ? incoming : Piece(send, count: 0, sendType)
         let outCounts = inPlace ? receiveCounts : sendCounts
         let outDisplacements = inPlace ? receiveDisplacements : sendDisplacements
-        let sent = survey(outgoing, members, counts: outCounts, displacements: outDisplacements)
-        let received = survey(incoming, members, counts: receiveCounts, displacements: receiveDisplacements)
+        return allToAll(state, "MPI_Alltoallv",
+                        outgoing: { member in outgoing?.at(displacement: outDisplacements(member), count: outCounts(member)) },
+                        incoming: { member in incoming?.at(displacement: receiveDisplacements(member), count: receiveCounts(member)) })
+    }
+
+    /// MPI_Alltoallw: every piece its own count, type and displacement in bytes (absolute
+    /// addresses from MPI_BOTTOM included).
+    static func alltoallw(_ state: UnsafeMutablePointer<CommunicatorState>, _ send: UnsafeRawPointer?,
+                          sendCounts: (Int) -> Int, sendDisplacements: (Int) -> Int, sendTypes: UnsafePointer<MPI_Datatype>?,
+                          _ receive: UnsafeMutableRawPointer?, receiveCounts: (Int) -> Int,
+                          receiveDisplacements: (Int) -> Int, receiveTypes: UnsafePointer<MPI_Datatype>?) -> Int32? {
+        let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
+        // No types array: no piece, which every member hears of in the step's agreement (MPICH then reports it).
+        let received = { (member: Int) in
+            receiveTypes.flatMap { Piece(Piece.address(receive, receiveDisplacements(member)), count: receiveCounts(member), $0[member]) }
+        }
+        let sent = { (member: Int) in
+            sendTypes.flatMap { Piece(Piece.address(send, sendDisplacements(member)), count: sendCounts(member), $0[member]) }
+        }
+        return allToAll(state, "MPI_Alltoallw", outgoing: inPlace ? received : sent, incoming: received)
+    }
+
+    /// MPI_Alltoallv and MPI_Alltoallw: member m's piece for `to` is `outgoing(to)`, its piece from
+    /// `from` `incoming(from)`. In place (outgoing and incoming the same pieces), every piece
+    /// leaves the receive buffer before any arrives in it: step by step, each piece's bytes of a
+    /// step out before the same bytes in.
+    private static func allToAll(_ state: UnsafeMutablePointer<CommunicatorState>, _ name: StaticString,
+                                 outgoing: (Int) -> Piece?, incoming: (Int) -> Piece?) -> Int32? {
+        let comm = state.pointee.handle
+        let rank = state.pointee.rank, members = state.pointee.members
+        let sent = survey(members, outgoing)
+        let received = survey(members, incoming)
         let largest = sent.largest.flatMap { out in received.largest.map { max(out, $0) } }
-        return exchange(state, .alltoall, "MPI_Alltoallv", largest: largest, uniform: false, root: 0,
+        return exchange(state, .alltoall, name, largest: largest, uniform: false, root: 0,
                         mode: sent.mode.and(received.mode), lanesPerSlot: members,
                         write: { lanes, offset, length in
-                            guard let outgoing else { return false }
                             for member in 0..<members {
-                                let piece = outgoing.at(displacement: outDisplacements(member), count: outCounts(member))
-                                if !piece.write(to: lanes(rank, member), offset: offset, length: length, comm) { return false }
+                                guard let piece = outgoing(member),
+                                      piece.write(to: lanes(rank, member), offset: offset, length: length, comm) else { return false }
                             }
                             return true
                         },
                         read: { lanes, offset, length in
-                            guard let incoming else { return MPI_ERR_ARG }
                             for member in 0..<members {
-                                let piece = incoming.at(displacement: receiveDisplacements(member), count: receiveCounts(member))
+                                guard let piece = incoming(member) else { return MPI_ERR_ARG }
                                 let code = piece.read(from: lanes(member, rank), offset: offset, length: length, comm)
                                 if code != MPI_SUCCESS { return code }
                             }

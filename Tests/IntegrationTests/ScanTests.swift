@@ -6,6 +6,9 @@ extension MPIProgram {
     static let scans = MPIProgram(name: "scans", calls: [])
     /// MPI_Gatherv, MPI_Allgatherv, MPI_Scatterv, MPI_Alltoallv with uneven pieces and gaps (vcollectives.c).
     static let vcollectives = MPIProgram(name: "vcollectives", calls: [])
+    /// MPI_Alltoallw with a type per pair (MPI_DATATYPE_NULL for no elements), in place and from
+    /// MPI_BOTTOM (alltoallw.c).
+    static let alltoallw = MPIProgram(name: "alltoallw", calls: [])
 }
 
 /// A collectives program at a rank count.
@@ -14,7 +17,7 @@ struct DigestRun: Sendable, CustomTestStringConvertible {
     let ranks: Int
     var testDescription: String { "\(program.name), \(ranks) ranks" }
 
-    static let cases = [MPIProgram.scans, .vcollectives].flatMap { program in
+    static let cases = [MPIProgram.scans, .vcollectives, .alltoallw].flatMap { program in
         [2, 3, 4, 8].map { DigestRun(program: program, ranks: $0) }
     }
 }
@@ -22,7 +25,7 @@ struct DigestRun: Sendable, CustomTestStringConvertible {
 /// The scans, reduce-scatters and v-variants through the region: each program checks results
 /// itself; the served run's digest (every result buffer, the bytes around the results included)
 /// must also equal plain MPICH's, and the stats line must show the calls served.
-@Suite("Scans, reduce-scatters and the v-variants through the region", .serialized)
+@Suite("Scans, reduce-scatters, the v-variants and MPI_Alltoallw through the region", .serialized)
 struct ScanTests {
     @Test("served: results and digest as plain MPICH's", arguments: DigestRun.cases)
     func served(run: DigestRun) throws {

@@ -253,6 +253,12 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoall_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoall_c($0, $1, $2, $3, $4, $5, $6)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoallw: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoallw($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoallw_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoallw_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv($0, $1, $2, $3, $4, $5, $6)
     }
@@ -471,6 +477,8 @@ enum MPILibrary {
         PMPI_Alltoallv_c = symbol("PMPI_Alltoallv_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallv_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallv_c") }
         PMPI_Alltoall = symbol("PMPI_Alltoall").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall") }
         PMPI_Alltoall_c = symbol("PMPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall_c") }
+        PMPI_Alltoallw = symbol("PMPI_Alltoallw").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallw)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallw") }
+        PMPI_Alltoallw_c = symbol("PMPI_Alltoallw_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallw_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallw_c") }
         PMPI_Recv = symbol("PMPI_Recv").map { unsafeBitCast($0, to: type(of: PMPI_Recv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv") }
         PMPI_Wait = symbol("PMPI_Wait").map { unsafeBitCast($0, to: type(of: PMPI_Wait)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Wait") }
         PMPI_Waitall = symbol("PMPI_Waitall").map { unsafeBitCast($0, to: type(of: PMPI_Waitall)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Waitall") }
@@ -770,6 +778,12 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoall_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoall_c($0, $1, $2, $3, $4, $5, $6)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoallw: @convention(c) (UnsafeRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoallw($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoallw_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoallw_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Recv($0, $1, $2, $3, $4, $5, $6)
     }
@@ -865,6 +879,8 @@ public enum Dispatch {
         MPI_Alltoallv_c = tool("MPI_Alltoallv_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoallv_c)) } ?? { Collectives.alltoallv($0, $1, $2, $3, $4, $5, $6, $7, $8) }
         MPI_Alltoall = tool("MPI_Alltoall").map { unsafeBitCast($0, to: type(of: MPI_Alltoall)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
         MPI_Alltoall_c = tool("MPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoall_c)) } ?? { Collectives.alltoall($0, $1, $2, $3, $4, $5, $6) }
+        MPI_Alltoallw = tool("MPI_Alltoallw").map { unsafeBitCast($0, to: type(of: MPI_Alltoallw)) } ?? { Collectives.alltoallw($0, $1, $2, $3, $4, $5, $6, $7, $8) }
+        MPI_Alltoallw_c = tool("MPI_Alltoallw_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoallw_c)) } ?? { Collectives.alltoallw($0, $1, $2, $3, $4, $5, $6, $7, $8) }
         MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { BlockingCalls.receive($0, $1, $2, $3, $4, $5, $6) }
         MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { BlockingCalls.wait($0, $1) }
         MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { BlockingCalls.waitAll($0, $1, $2) }
@@ -957,6 +973,8 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Alltoallv_c(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallv_c(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoall(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoall_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoallw(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) }
+@inline(__always) @discardableResult func PMPI_Alltoallw_c(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) }
 @inline(__always) @discardableResult func PMPI_Recv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv(buf, count, datatype, source, tag, comm, status) }
 @inline(__always) @discardableResult func PMPI_Wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Wait(request, status) }
 @inline(__always) @discardableResult func PMPI_Waitall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitall(count, array_of_requests, array_of_statuses) }
