@@ -198,6 +198,34 @@ static void create_window(osu_context *context) {
     MPI_Allgather(&my_base, 1, MPI_AINT, context->target_base, 1, MPI_AINT, MPI_COMM_WORLD);
 }
 
+/* Sized collectives: the element counts from -m, sizes below one element being one, as in OSU. */
+static size_t first_count(const osu_context *context) {
+    size_t count = context->options.min_size / context->benchmark->sized_collective->element_size;
+    return count ? count : 1;
+}
+
+static size_t last_count(const osu_context *context) {
+    size_t count = context->options.max_size / context->benchmark->sized_collective->element_size;
+    return count ? count : 1;
+}
+
+static char *collective_buffer(const osu_context *context, buffer_extent extent) {
+    if (extent == NO_BUFFER) return NULL;
+    size_t bytes = last_count(context) * context->benchmark->sized_collective->element_size;
+    if (extent == ONE_MESSAGE_PER_RANK) bytes *= (size_t)context->ranks;
+    if (bytes > COLLECTIVE_BUFFER_CAP) exit_with_usage(context, "-m MAX: a buffer would exceed 64 MiB per rank");
+    char *buffer = page_aligned((MPI_Aint)bytes);
+    /* Bytes of 1, as OSU fills its buffers; as floats they are normal numbers, so no sum is slowed
+     * down by denormals. Paged in before timing. */
+    memset(buffer, 1, bytes);
+    return buffer;
+}
+
+static void allocate_collective_buffers(osu_context *context) {
+    context->send = collective_buffer(context, context->benchmark->sized_collective->send_extent);
+    context->receive = collective_buffer(context, context->benchmark->sized_collective->receive_extent);
+}
+
 static void print_header(const osu_context *context) {
     if (context->rank != 0) return;
     const osu_benchmark *benchmark = context->benchmark;
@@ -230,6 +258,7 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
     }
 
     if (benchmark->collective) {
+        if (benchmark->sized_collective) allocate_collective_buffers(context);
         print_header(context);
         return;
     }
@@ -253,6 +282,8 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
 
 void osu_teardown(osu_context *context) {
     if (context->benchmark->collective) {
+        free(context->send);
+        free(context->receive);
         MPI_Finalize();
         return;
     }
@@ -451,6 +482,74 @@ int osu_main(int argc, char **argv, const osu_benchmark *benchmark) {
         double seconds = time_one_size(&context, size, schedule);
         MPI_Barrier(MPI_COMM_WORLD);
         osu_print_row(&context, size, figure(&context, size, schedule, seconds));
+    }
+    osu_teardown(&context);
+    return EXIT_SUCCESS;
+}
+
+/* ---- the sized collectives ---- */
+
+static void issue_bcast(const osu_context *context, size_t count) {
+    MPI_Bcast(context->send, (int)count, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+static void issue_reduce(const osu_context *context, size_t count) {
+    MPI_Reduce(context->send, context->receive, (int)count, MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
+}
+
+static void issue_allreduce(const osu_context *context, size_t count) {
+    MPI_Allreduce(context->send, context->receive, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+static void issue_allgather(const osu_context *context, size_t count) {
+    MPI_Allgather(context->send, (int)count, MPI_CHAR, context->receive, (int)count, MPI_CHAR, MPI_COMM_WORLD);
+}
+
+static void issue_alltoall(const osu_context *context, size_t count) {
+    MPI_Alltoall(context->send, (int)count, MPI_CHAR, context->receive, (int)count, MPI_CHAR, MPI_COMM_WORLD);
+}
+
+/* datatype name, element size, send and receive buffer extents, the call */
+const osu_collective osu_bcast = {"MPI_CHAR", 1, ONE_MESSAGE, NO_BUFFER, issue_bcast};
+const osu_collective osu_reduce = {"MPI_FLOAT", sizeof(float), ONE_MESSAGE, ONE_MESSAGE, issue_reduce};
+const osu_collective osu_allreduce = {"MPI_FLOAT", sizeof(float), ONE_MESSAGE, ONE_MESSAGE, issue_allreduce};
+const osu_collective osu_allgather = {"MPI_CHAR", 1, ONE_MESSAGE, ONE_MESSAGE_PER_RANK, issue_allgather};
+const osu_collective osu_alltoall = {"MPI_CHAR", 1, ONE_MESSAGE_PER_RANK, ONE_MESSAGE_PER_RANK, issue_alltoall};
+
+/* Microseconds per call, the ranks' average (valid at rank 0). Each rank times the call alone; an
+ * untimed MPI_Barrier follows each one, as in OSU, so a rank that returns early (a root) cannot
+ * pile calls up. */
+static double time_collective(const osu_context *context, size_t count, osu_schedule schedule) {
+    collective_call issue = context->benchmark->sized_collective->issue;
+    double timer = 0;
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        double start = MPI_Wtime();
+        issue(context, count);
+        double stop = MPI_Wtime();
+        if (i >= schedule.warmup) timer += stop - start;
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    return osu_average_over_ranks(context, timer * 1e6 / schedule.iterations);
+}
+
+int osu_collective_main(int argc, char **argv, const char *program, const char *title,
+                        const osu_collective *collective) {
+    const osu_benchmark benchmark = {
+        .program = program,
+        .title = title,
+        .datatype_name = collective->datatype_name,
+        .measure = MEASURE_LATENCY,
+        .collective = 1,
+        .default_min_size = collective->element_size,
+        .default_max_size = 1 << 20,
+        .sized_collective = collective,
+    };
+    osu_context context;
+    osu_setup(&argc, &argv, &benchmark, &context);
+    for (size_t count = first_count(&context); count <= last_count(&context); count *= 2) {
+        size_t size = count * collective->element_size;
+        osu_print_row(&context, size, time_collective(&context, count, osu_schedule_for(&context.options, size)));
     }
     osu_teardown(&context);
     return EXIT_SUCCESS;

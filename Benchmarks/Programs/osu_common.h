@@ -18,11 +18,13 @@
  *                                100, 10 above 8 KiB; bandwidth 10, 2 above 8 KiB)
  *   -W PUTS                      bandwidth only: operations per synchronization (64)
  *
- * The collective benchmarks (barrier, bcast, allreduce latency) create no window and take no
- * -w or -s (barrier no -m either); like OSU's osu_barrier and friends they default to 1000 timed
- * iterations after 100 warm-up ones, 100 after 10 above 8 KiB, and sizes up to 1 MiB. Each rank
- * times the collective alone (an untimed MPI_Barrier follows each one in bcast and allreduce), and
- * rank 0 prints the ranks' average, OSU's "Avg Latency(us)".
+ * The collective benchmarks (barrier, bcast, reduce, allreduce, allgather, alltoall latency)
+ * create no window and take no -w or -s (barrier no -m either); like OSU's osu_barrier and friends
+ * they default to 1000 timed iterations after 100 warm-up ones, 100 after 10 above 8 KiB, and sizes
+ * up to 1 MiB (allgather and alltoall: per rank). Each rank times the collective alone (in the
+ * sized ones an untimed MPI_Barrier follows each call), and rank 0 prints the ranks' average,
+ * OSU's "Avg Latency(us)". The sized ones are osu_collective_main with one of the osu_collective
+ * calls, so they share one timed loop.
  *
  * Where this differs from OSU, on purpose:
  *   - One window, sized for the largest message, is created once and reused for
@@ -30,6 +32,9 @@
  *   - A bandwidth window holds at most WINDOW_BYTES_CAP (128 MiB) per rank, so two
  *     ranks' windows fit in one 512 MiB region (IVSHMEM_RMA_SIZE=512M): above
  *     2 MiB the 64 operations of one epoch wrap around 32 slots of the window.
+ *   - A collective's buffer holds at most COLLECTIVE_BUFFER_CAP (64 MiB) per rank, so
+ *     8 ranks on one machine fit with room to spare (alltoall at 1 MiB per rank and 8
+ *     ranks: 8 MiB each way); a larger -m is refused, not silently shrunk.
  */
 #ifndef OSU_COMMON_H
 #define OSU_COMMON_H
@@ -39,6 +44,7 @@
 
 enum { LARGE_MESSAGE_SIZE = 8192 };
 #define WINDOW_BYTES_CAP ((MPI_Aint)128 << 20)
+#define COLLECTIVE_BUFFER_CAP ((size_t)64 << 20)
 
 typedef enum { WINDOW_CREATE, WINDOW_ALLOCATE, WINDOW_DYNAMIC } window_kind;
 
@@ -62,6 +68,21 @@ typedef struct osu_context osu_context;
  * of the target's window. */
 typedef void (*rma_operation)(const osu_context *context, int target, size_t size, MPI_Aint offset);
 
+/* Issues a sized collective once on `count` elements (per rank for allgather and alltoall),
+ * from context->send into context->receive. */
+typedef void (*collective_call)(const osu_context *context, size_t count);
+
+/* How many messages of the largest size a sized collective's buffer holds. */
+typedef enum { NO_BUFFER, ONE_MESSAGE, ONE_MESSAGE_PER_RANK } buffer_extent;
+
+/* A sized collective the programs time: what it moves and how it is issued. */
+typedef struct {
+    const char *datatype_name;  /* header line: "MPI_FLOAT" */
+    size_t element_size;        /* sizes are whole elements, at least one, as in OSU */
+    buffer_extent send_extent, receive_extent;
+    collective_call issue;
+} osu_collective;
+
 typedef struct {
     const char *program;        /* for usage lines: "put_latency" */
     const char *title;          /* header line: "OSU MPI_Put Latency Test" */
@@ -76,6 +97,7 @@ typedef struct {
     int required_ranks;         /* 0: any number */
     int collective;             /* no window, no -w/-s: the program times a collective */
     int sizeless;               /* collective with one row and no size column (barrier): no -m */
+    const osu_collective *sized_collective; /* set by osu_collective_main */
     rma_operation operation;    /* NULL when the program runs its own loop */
 } osu_benchmark;
 
@@ -100,6 +122,7 @@ struct osu_context {
     long long *fetch_result;  /* fetch_and_op / compare_and_swap result */
     long long *compare;       /* compare_and_swap comparand */
     MPI_Group peer_group;     /* the other rank, for PSCW (2-rank benchmarks) */
+    char *send, *receive;     /* sized collectives' buffers, as their extents say */
 };
 
 /* Iterations for one message size: OSU switches to the large counts above 8 KiB. */
@@ -127,7 +150,15 @@ void osu_accumulate(const osu_context *context, int target, size_t size, MPI_Ain
 void osu_fetch_and_op(const osu_context *context, int target, size_t size, MPI_Aint offset);
 void osu_compare_and_swap(const osu_context *context, int target, size_t size, MPI_Aint offset);
 
+/* The sized collectives the programs time, as OSU issues them on MPI_COMM_WORLD: MPI_Bcast of
+ * MPI_CHARs from rank 0; MPI_Reduce (to rank 0) and MPI_Allreduce, MPI_SUM of MPI_FLOATs;
+ * MPI_Allgather and MPI_Alltoall of MPI_CHARs, `count` to or from every rank. */
+extern const osu_collective osu_bcast, osu_reduce, osu_allreduce, osu_allgather, osu_alltoall;
+
 /* The whole benchmark for programs that only describe themselves. */
 int osu_main(int argc, char **argv, const osu_benchmark *benchmark);
+/* The whole benchmark for a sized collective: one row per size, OSU's collective options. */
+int osu_collective_main(int argc, char **argv, const char *program, const char *title,
+                        const osu_collective *collective);
 
 #endif
