@@ -16,94 +16,62 @@ public enum Collectives {
         return MPI_SUCCESS
     }
 
-    public static func broadcast(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ type: MPI_Datatype, _ root: Int32,
-                                 _ comm: MPI_Comm) -> Int32 {
-        broadcast(buffer, Int(count), type, root, comm) { PMPI_Bcast(buffer, count, type, root, comm) }
+    // Each entry point below serves both twins (COUNT int or MPI_Count, DISP int or MPI_Aint):
+    // `forward` is the MPI library's own function of the twin called (bindings/mpi-functions.txt).
+
+    public static func broadcast(_ buffer: UnsafeMutableRawPointer?, _ count: some BinaryInteger, _ type: MPI_Datatype,
+                                 _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let served = if let hierarchy = state.pointee.hierarchy {
+            HierarchicalCollectives.broadcast(hierarchy, state.pointee.members, buffer, Int(count), type, root)
+        } else {
+            RegionCollectives.broadcast(state, buffer, Int(count), type, root)
+        }
+        return counted(served, forward)
     }
 
-    public static func broadcast(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ type: MPI_Datatype, _ root: Int32,
-                                 _ comm: MPI_Comm) -> Int32 {
-        broadcast(buffer, Int(count), type, root, comm) { PMPI_Bcast_c(buffer, count, type, root, comm) }
+    public static func reduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
+                              _ type: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm,
+                              forward: () -> Int32) -> Int32 {
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let served = if let hierarchy = state.pointee.hierarchy {
+            HierarchicalCollectives.reduce(hierarchy, state.pointee.rank, state.pointee.members, send, receive, Int(count),
+                                           type, op, root)
+        } else {
+            RegionCollectives.reduce(state, send, receive, Int(count), type, op, root)
+        }
+        return counted(served, forward)
     }
 
-    public static func reduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
-                              _ type: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        reduce(send, receive, Int(count), type, op, root, comm) { PMPI_Reduce(send, receive, count, type, op, root, comm) }
-    }
-
-    public static func reduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
-                              _ type: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        reduce(send, receive, Int(count), type, op, root, comm) { PMPI_Reduce_c(send, receive, count, type, op, root, comm) }
-    }
-
-    public static func allreduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
-                                 _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        reduce(send, receive, Int(count), type, op, everyone, comm) {
-            BlockingCalls.allreduce(send, receive, count, type, op, comm)
+    /// An allreduce MPICH runs waits as BlockingCalls does while this process serves staged windows.
+    public static func allreduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
+                                 _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        reduce(send, receive, count, type, op, everyone, comm) {
+            guard ProgressAgent.isRunning, let small = Int32(exactly: count) else { return forward() }
+            return BlockingCalls.allreduce(send, receive, small, type, op, comm)
         }
     }
 
-    public static func allreduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
-                                 _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        reduce(send, receive, Int(count), type, op, everyone, comm) {
-            PMPI_Allreduce_c(send, receive, count, type, op, comm)
-        }
+    public static func scan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
+                            _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) { RegionCollectives.combine($0, send, receive, Int(count), type, op, .scan) }
     }
 
-    public static func scan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
-                            _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scan(send, receive, count, type, op, comm) }) {
-            RegionCollectives.combine($0, send, receive, Int(count), type, op, .scan)
-        }
+    public static func exscan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
+                              _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) { RegionCollectives.combine($0, send, receive, Int(count), type, op, .exscan) }
     }
 
-    public static func scan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
-                            _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scan_c(send, receive, count, type, op, comm) }) {
-            RegionCollectives.combine($0, send, receive, Int(count), type, op, .scan)
-        }
+    public static func reduceScatterBlock(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
+                                          _ count: some BinaryInteger, _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm,
+                                          forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) { reduceScatter($0, send, receive, { _ in Int(count) }, type, op) }
     }
 
-    public static func exscan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
-                              _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Exscan(send, receive, count, type, op, comm) }) {
-            RegionCollectives.combine($0, send, receive, Int(count), type, op, .exscan)
-        }
-    }
-
-    public static func exscan(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
-                              _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Exscan_c(send, receive, count, type, op, comm) }) {
-            RegionCollectives.combine($0, send, receive, Int(count), type, op, .exscan)
-        }
-    }
-
-    public static func reduceScatterBlock(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int32,
-                                          _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Reduce_scatter_block(send, receive, count, type, op, comm) }) {
-            reduceScatter($0, send, receive, { _ in Int(count) }, type, op)
-        }
-    }
-
-    public static func reduceScatterBlock(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: MPI_Count,
-                                          _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Reduce_scatter_block_c(send, receive, count, type, op, comm) }) {
-            reduceScatter($0, send, receive, { _ in Int(count) }, type, op)
-        }
-    }
-
-    public static func reduceScatter(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
-                                     _ counts: UnsafePointer<Int32>?, _ type: MPI_Datatype, _ op: MPI_Op,
-                                     _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Reduce_scatter(send, receive, counts, type, op, comm) }) { state in
-            counts.flatMap { counts in reduceScatter(state, send, receive, { Int(counts[$0]) }, type, op) }
-        }
-    }
-
-    public static func reduceScatter(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
-                                     _ counts: UnsafePointer<MPI_Count>?, _ type: MPI_Datatype, _ op: MPI_Op,
-                                     _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Reduce_scatter_c(send, receive, counts, type, op, comm) }) { state in
+    public static func reduceScatter<Count: BinaryInteger>(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?,
+                                                           _ counts: UnsafePointer<Count>?, _ type: MPI_Datatype,
+                                                           _ op: MPI_Op, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) { state in
             counts.flatMap { counts in reduceScatter(state, send, receive, { Int(counts[$0]) }, type, op) }
         }
     }
@@ -123,145 +91,75 @@ public enum Collectives {
                                          .scatter(first: first, count: count(state.pointee.rank)))
     }
 
-    public static func gather(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                              _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
-                              _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Gather(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm) }) {
+    public static func gather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+                              _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
+                              _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) {
             RegionCollectives.gather($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
     }
 
-    public static func gather(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                              _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
-                              _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Gather_c(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm) }) {
-            RegionCollectives.gather($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
-        }
+    public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+                                 _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
+                                 _ receiveType: MPI_Datatype, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        gather(send, sendCount, sendType, receive, receiveCount, receiveType, everyone, comm, forward: forward)
     }
 
-    public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Allgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm) }) {
-            RegionCollectives.gather($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, everyone)
-        }
-    }
-
-    public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Allgather_c(send, sendCount, sendType, receive, receiveCount, receiveType, comm) }) {
-            RegionCollectives.gather($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, everyone)
-        }
-    }
-
-    public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
-                               _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scatter(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm) }) {
+    public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
+                               _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) {
             RegionCollectives.scatter($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
     }
 
-    public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
-                               _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scatter_c(send, sendCount, sendType, receive, receiveCount, receiveType, root, comm) }) {
-            RegionCollectives.scatter($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
-        }
-    }
-
-    public static func alltoall(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
-                                _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Alltoall(send, sendCount, sendType, receive, receiveCount, receiveType, comm) }) {
+    public static func alltoall(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
+                                _ receiveType: MPI_Datatype, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
+        inRegion(comm, forward: forward) {
             RegionCollectives.alltoall($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType)
         }
     }
 
-    public static func alltoall(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
-                                _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Alltoall_c(send, sendCount, sendType, receive, receiveCount, receiveType, comm) }) {
-            RegionCollectives.alltoall($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType)
-        }
-    }
-
-    public static func gatherv(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                               _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Int32>?,
-                               _ displacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype, _ root: Int32,
-                               _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Gatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, root, comm) }) {
+    public static func gatherv<Count: BinaryInteger, Displacement: BinaryInteger>(
+        _ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+        _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Count>?, _ displacements: UnsafePointer<Displacement>?,
+        _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32
+    ) -> Int32 {
+        inRegion(comm, forward: forward) {
             let entries = Entries(counts, displacements)
             return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
                                              displacements: { entries.displacement($0) }, receiveType, root)
         }
     }
 
-    public static func gatherv(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                               _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
-                               _ displacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype, _ root: Int32,
-                               _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Gatherv_c(send, sendCount, sendType, receive, counts, displacements, receiveType, root, comm) }) {
-            let entries = Entries(counts, displacements)
-            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
-                                             displacements: { entries.displacement($0) }, receiveType, root)
-        }
+    public static func allgatherv<Count: BinaryInteger, Displacement: BinaryInteger>(
+        _ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
+        _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Count>?, _ displacements: UnsafePointer<Displacement>?,
+        _ receiveType: MPI_Datatype, _ comm: MPI_Comm, forward: () -> Int32
+    ) -> Int32 {
+        gatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, everyone, comm, forward: forward)
     }
 
-    public static func allgatherv(_ send: UnsafeRawPointer?, _ sendCount: Int32, _ sendType: MPI_Datatype,
-                                  _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<Int32>?,
-                                  _ displacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype,
-                                  _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Allgatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, comm) }) {
-            let entries = Entries(counts, displacements)
-            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
-                                             displacements: { entries.displacement($0) }, receiveType, everyone)
-        }
-    }
-
-    public static func allgatherv(_ send: UnsafeRawPointer?, _ sendCount: MPI_Count, _ sendType: MPI_Datatype,
-                                  _ receive: UnsafeMutableRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
-                                  _ displacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype,
-                                  _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Allgatherv_c(send, sendCount, sendType, receive, counts, displacements, receiveType, comm) }) {
-            let entries = Entries(counts, displacements)
-            return RegionCollectives.gatherv($0, send, Int(sendCount), sendType, receive, counts: { entries.count($0) },
-                                             displacements: { entries.displacement($0) }, receiveType, everyone)
-        }
-    }
-
-    public static func scatterv(_ send: UnsafeRawPointer?, _ counts: UnsafePointer<Int32>?,
-                                _ displacements: UnsafePointer<Int32>?, _ sendType: MPI_Datatype,
-                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int32, _ receiveType: MPI_Datatype,
-                                _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scatterv(send, counts, displacements, sendType, receive, receiveCount, receiveType, root, comm) }) {
+    public static func scatterv<Count: BinaryInteger, Displacement: BinaryInteger>(
+        _ send: UnsafeRawPointer?, _ counts: UnsafePointer<Count>?, _ displacements: UnsafePointer<Displacement>?,
+        _ sendType: MPI_Datatype, _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
+        _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32
+    ) -> Int32 {
+        inRegion(comm, forward: forward) {
             let entries = Entries(counts, displacements)
             return RegionCollectives.scatterv($0, send, counts: { entries.count($0) }, displacements: { entries.displacement($0) },
                                               sendType, receive, Int(receiveCount), receiveType, root)
         }
     }
 
-    public static func scatterv(_ send: UnsafeRawPointer?, _ counts: UnsafePointer<MPI_Count>?,
-                                _ displacements: UnsafePointer<MPI_Aint>?, _ sendType: MPI_Datatype,
-                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: MPI_Count, _ receiveType: MPI_Datatype,
-                                _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: { PMPI_Scatterv_c(send, counts, displacements, sendType, receive, receiveCount, receiveType, root, comm) }) {
-            let entries = Entries(counts, displacements)
-            return RegionCollectives.scatterv($0, send, counts: { entries.count($0) }, displacements: { entries.displacement($0) },
-                                              sendType, receive, Int(receiveCount), receiveType, root)
-        }
-    }
-
-    public static func alltoallv(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Int32>?,
-                                 _ sendDisplacements: UnsafePointer<Int32>?, _ sendType: MPI_Datatype,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Int32>?,
-                                 _ receiveDisplacements: UnsafePointer<Int32>?, _ receiveType: MPI_Datatype,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: {
-            PMPI_Alltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts, receiveDisplacements,
-                           receiveType, comm)
-        }) {
+    public static func alltoallv<Count: BinaryInteger, Displacement: BinaryInteger>(
+        _ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Count>?, _ sendDisplacements: UnsafePointer<Displacement>?,
+        _ sendType: MPI_Datatype, _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Count>?,
+        _ receiveDisplacements: UnsafePointer<Displacement>?, _ receiveType: MPI_Datatype, _ comm: MPI_Comm,
+        forward: () -> Int32
+    ) -> Int32 {
+        inRegion(comm, forward: forward) {
             let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
             return RegionCollectives.alltoallv($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
                                                sendType, receive, receiveCounts: { received.count($0) },
@@ -269,47 +167,13 @@ public enum Collectives {
         }
     }
 
-    public static func alltoallv(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<MPI_Count>?,
-                                 _ sendDisplacements: UnsafePointer<MPI_Aint>?, _ sendType: MPI_Datatype,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<MPI_Count>?,
-                                 _ receiveDisplacements: UnsafePointer<MPI_Aint>?, _ receiveType: MPI_Datatype,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: {
-            PMPI_Alltoallv_c(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts, receiveDisplacements,
-                             receiveType, comm)
-        }) {
-            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
-            return RegionCollectives.alltoallv($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
-                                               sendType, receive, receiveCounts: { received.count($0) },
-                                               receiveDisplacements: { received.displacement($0) }, receiveType)
-        }
-    }
-
-    public static func alltoallw(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Int32>?,
-                                 _ sendDisplacements: UnsafePointer<Int32>?, _ sendTypes: UnsafePointer<MPI_Datatype>?,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Int32>?,
-                                 _ receiveDisplacements: UnsafePointer<Int32>?, _ receiveTypes: UnsafePointer<MPI_Datatype>?,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: {
-            PMPI_Alltoallw(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts, receiveDisplacements,
-                           receiveTypes, comm)
-        }) {
-            let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
-            return RegionCollectives.alltoallw($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
-                                               sendTypes: sendTypes, receive, receiveCounts: { received.count($0) },
-                                               receiveDisplacements: { received.displacement($0) }, receiveTypes: receiveTypes)
-        }
-    }
-
-    public static func alltoallw(_ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<MPI_Count>?,
-                                 _ sendDisplacements: UnsafePointer<MPI_Aint>?, _ sendTypes: UnsafePointer<MPI_Datatype>?,
-                                 _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<MPI_Count>?,
-                                 _ receiveDisplacements: UnsafePointer<MPI_Aint>?, _ receiveTypes: UnsafePointer<MPI_Datatype>?,
-                                 _ comm: MPI_Comm) -> Int32 {
-        inRegion(comm, forward: {
-            PMPI_Alltoallw_c(send, sendCounts, sendDisplacements, sendTypes, receive, receiveCounts, receiveDisplacements,
-                             receiveTypes, comm)
-        }) {
+    public static func alltoallw<Count: BinaryInteger, Displacement: BinaryInteger>(
+        _ send: UnsafeRawPointer?, _ sendCounts: UnsafePointer<Count>?, _ sendDisplacements: UnsafePointer<Displacement>?,
+        _ sendTypes: UnsafePointer<MPI_Datatype>?, _ receive: UnsafeMutableRawPointer?, _ receiveCounts: UnsafePointer<Count>?,
+        _ receiveDisplacements: UnsafePointer<Displacement>?, _ receiveTypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm,
+        forward: () -> Int32
+    ) -> Int32 {
+        inRegion(comm, forward: forward) {
             let sent = Entries(sendCounts, sendDisplacements), received = Entries(receiveCounts, receiveDisplacements)
             return RegionCollectives.alltoallw($0, send, sendCounts: { sent.count($0) }, sendDisplacements: { sent.displacement($0) },
                                                sendTypes: sendTypes, receive, receiveCounts: { received.count($0) },
@@ -345,30 +209,6 @@ public enum Collectives {
 
     /// The root of an allreduce: every member gets the result.
     static let everyone: Int32 = -1
-
-    private static func broadcast(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, _ root: Int32,
-                                  _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
-            HierarchicalCollectives.broadcast(hierarchy, state.pointee.members, buffer, count, type, root)
-        } else {
-            RegionCollectives.broadcast(state, buffer, count, type, root)
-        }
-        return counted(served, forward)
-    }
-
-    private static func reduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: Int,
-                               _ type: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm,
-                               forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
-            HierarchicalCollectives.reduce(hierarchy, state.pointee.rank, state.pointee.members, send, receive, count,
-                                           type, op, root)
-        } else {
-            RegionCollectives.reduce(state, send, receive, count, type, op, root)
-        }
-        return counted(served, forward)
-    }
 
     /// A served call's result, or (nil) the call handed to MPICH.
     @inline(__always)

@@ -369,208 +369,208 @@ import CMPI
     Dispatch.MPI_Bcast(buffer, count, datatype, root, comm)
 }
 @_cdecl("PMPI_Bcast") public func PMPI_Bcast_entry(_ buffer: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.broadcast(buffer, count, datatype, root, comm)
+    Collectives.broadcast(buffer, count, datatype, root, comm, forward: { PMPI_Bcast(buffer, count, datatype, root, comm) })
 }
 @_cdecl("MPI_Bcast_c") public func MPI_Bcast_c_entry(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Bcast_c(buffer, count, datatype, root, comm)
 }
 @_cdecl("PMPI_Bcast_c") public func PMPI_Bcast_c_entry(_ buffer: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.broadcast(buffer, count, datatype, root, comm)
+    Collectives.broadcast(buffer, count, datatype, root, comm, forward: { PMPI_Bcast_c(buffer, count, datatype, root, comm) })
 }
 
 @_cdecl("MPI_Reduce") public func MPI_Reduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
 }
 @_cdecl("PMPI_Reduce") public func PMPI_Reduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
+    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm, forward: { PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm) })
 }
 @_cdecl("MPI_Reduce_c") public func MPI_Reduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm)
 }
 @_cdecl("PMPI_Reduce_c") public func PMPI_Reduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm)
+    Collectives.reduce(sendbuf, recvbuf, count, datatype, op, root, comm, forward: { PMPI_Reduce_c(sendbuf, recvbuf, count, datatype, op, root, comm) })
 }
 
 @_cdecl("MPI_Allreduce") public func MPI_Allreduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Allreduce") public func PMPI_Allreduce_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 @_cdecl("MPI_Allreduce_c") public func MPI_Allreduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Allreduce_c") public func PMPI_Allreduce_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.allreduce(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Allreduce_c(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 
 @_cdecl("MPI_Scan") public func MPI_Scan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scan(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Scan") public func PMPI_Scan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Scan(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 @_cdecl("MPI_Scan_c") public func MPI_Scan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scan_c(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Scan_c") public func PMPI_Scan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.scan(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Scan_c(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 
 @_cdecl("MPI_Exscan") public func MPI_Exscan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Exscan(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Exscan") public func PMPI_Exscan_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Exscan(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 @_cdecl("MPI_Exscan_c") public func MPI_Exscan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Exscan_c(sendbuf, recvbuf, count, datatype, op, comm)
 }
 @_cdecl("PMPI_Exscan_c") public func PMPI_Exscan_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm)
+    Collectives.exscan(sendbuf, recvbuf, count, datatype, op, comm, forward: { PMPI_Exscan_c(sendbuf, recvbuf, count, datatype, op, comm) })
 }
 
 @_cdecl("MPI_Reduce_scatter_block") public func MPI_Reduce_scatter_block_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm)
 }
 @_cdecl("PMPI_Reduce_scatter_block") public func PMPI_Reduce_scatter_block_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm)
+    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm, forward: { PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm) })
 }
 @_cdecl("MPI_Reduce_scatter_block_c") public func MPI_Reduce_scatter_block_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce_scatter_block_c(sendbuf, recvbuf, recvcount, datatype, op, comm)
 }
 @_cdecl("PMPI_Reduce_scatter_block_c") public func PMPI_Reduce_scatter_block_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm)
+    Collectives.reduceScatterBlock(sendbuf, recvbuf, recvcount, datatype, op, comm, forward: { PMPI_Reduce_scatter_block_c(sendbuf, recvbuf, recvcount, datatype, op, comm) })
 }
 
 @_cdecl("MPI_Reduce_scatter") public func MPI_Reduce_scatter_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
 }
 @_cdecl("PMPI_Reduce_scatter") public func PMPI_Reduce_scatter_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm, forward: { PMPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op, comm) })
 }
 @_cdecl("MPI_Reduce_scatter_c") public func MPI_Reduce_scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Reduce_scatter_c(sendbuf, recvbuf, recvcounts, datatype, op, comm)
 }
 @_cdecl("PMPI_Reduce_scatter_c") public func PMPI_Reduce_scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm) -> Int32 {
-    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm)
+    Collectives.reduceScatter(sendbuf, recvbuf, recvcounts, datatype, op, comm, forward: { PMPI_Reduce_scatter_c(sendbuf, recvbuf, recvcounts, datatype, op, comm) })
 }
 
 @_cdecl("MPI_Gather") public func MPI_Gather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Gather") public func PMPI_Gather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 @_cdecl("MPI_Gather_c") public func MPI_Gather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Gather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Gather_c") public func PMPI_Gather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Gather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 
 @_cdecl("MPI_Allgather") public func MPI_Allgather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
 }
 @_cdecl("PMPI_Allgather") public func PMPI_Allgather_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, forward: { PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) })
 }
 @_cdecl("MPI_Allgather_c") public func MPI_Allgather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allgather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
 }
 @_cdecl("PMPI_Allgather_c") public func PMPI_Allgather_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+    Collectives.allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, forward: { PMPI_Allgather_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) })
 }
 
 @_cdecl("MPI_Scatter") public func MPI_Scatter_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Scatter") public func PMPI_Scatter_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 @_cdecl("MPI_Scatter_c") public func MPI_Scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scatter_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Scatter_c") public func PMPI_Scatter_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Scatter_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 
 @_cdecl("MPI_Gatherv") public func MPI_Gatherv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm)
 }
 @_cdecl("PMPI_Gatherv") public func PMPI_Gatherv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm)
+    Collectives.gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, forward: { PMPI_Gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm) })
 }
 @_cdecl("MPI_Gatherv_c") public func MPI_Gatherv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Gatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm)
 }
 @_cdecl("PMPI_Gatherv_c") public func PMPI_Gatherv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm)
+    Collectives.gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, forward: { PMPI_Gatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm) })
 }
 
 @_cdecl("MPI_Allgatherv") public func MPI_Allgatherv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm)
 }
 @_cdecl("PMPI_Allgatherv") public func PMPI_Allgatherv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm)
+    Collectives.allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm, forward: { PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm) })
 }
 @_cdecl("MPI_Allgatherv_c") public func MPI_Allgatherv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Allgatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm)
 }
 @_cdecl("PMPI_Allgatherv_c") public func PMPI_Allgatherv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm)
+    Collectives.allgatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm, forward: { PMPI_Allgatherv_c(sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, comm) })
 }
 
 @_cdecl("MPI_Scatterv") public func MPI_Scatterv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Scatterv") public func PMPI_Scatterv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ displs: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 @_cdecl("MPI_Scatterv_c") public func MPI_Scatterv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Scatterv_c(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm)
 }
 @_cdecl("PMPI_Scatterv_c") public func PMPI_Scatterv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ displs: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm) -> Int32 {
-    Collectives.scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm)
+    Collectives.scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm, forward: { PMPI_Scatterv_c(sendbuf, sendcounts, displs, sendtype, recvbuf, recvcount, recvtype, root, comm) })
 }
 
 @_cdecl("MPI_Alltoallv") public func MPI_Alltoallv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
 }
 @_cdecl("PMPI_Alltoallv") public func PMPI_Alltoallv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
+    Collectives.alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, forward: { PMPI_Alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm) })
 }
 @_cdecl("MPI_Alltoallv_c") public func MPI_Alltoallv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoallv_c(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
 }
 @_cdecl("PMPI_Alltoallv_c") public func PMPI_Alltoallv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
+    Collectives.alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, forward: { PMPI_Alltoallv_c(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm) })
 }
 
 @_cdecl("MPI_Alltoall") public func MPI_Alltoall_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
 }
 @_cdecl("PMPI_Alltoall") public func PMPI_Alltoall_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, forward: { PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) })
 }
 @_cdecl("MPI_Alltoall_c") public func MPI_Alltoall_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
 }
 @_cdecl("PMPI_Alltoall_c") public func PMPI_Alltoall_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
+    Collectives.alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, forward: { PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) })
 }
 
 @_cdecl("MPI_Alltoallw") public func MPI_Alltoallw_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
 }
 @_cdecl("PMPI_Alltoallw") public func PMPI_Alltoallw_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
+    Collectives.alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, forward: { PMPI_Alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) })
 }
 @_cdecl("MPI_Alltoallw_c") public func MPI_Alltoallw_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 {
     Dispatch.MPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
 }
 @_cdecl("PMPI_Alltoallw_c") public func PMPI_Alltoallw_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 {
-    Collectives.alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
+    Collectives.alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, forward: { PMPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) })
 }
 
 @_cdecl("MPI_Recv") public func MPI_Recv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
