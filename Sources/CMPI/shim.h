@@ -13,5 +13,8 @@ static const MPI_Op IVSHMEM_MPI_PREDEFINED_OPS[] = {MPI_MAX, MPI_MIN, MPI_SUM, M
 /* The MINLOC/MAXLOC pair types: their handles do not fit Swift's Int32 as literals. */
 static const MPI_Datatype IVSHMEM_MPI_PAIR_TYPES[] = {MPI_FLOAT_INT, MPI_DOUBLE_INT, MPI_LONG_INT, MPI_SHORT_INT,
                                                       MPI_LONG_DOUBLE_INT};
+/* MPI_STATUS_IGNORE and MPI_STATUSES_IGNORE, casts of 1. */
+static MPI_Status *const IVSHMEM_MPI_STATUS_IGNORE = MPI_STATUS_IGNORE;
+static MPI_Status *const IVSHMEM_MPI_STATUSES_IGNORE = MPI_STATUSES_IGNORE;
 /* MPI_IN_PLACE, a cast of -1. */
 static void *const IVSHMEM_MPI_IN_PLACE = MPI_IN_PLACE;

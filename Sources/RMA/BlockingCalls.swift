@@ -38,8 +38,16 @@ public enum BlockingCalls {
 
     public static func waitAll(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?,
                                _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
-        guard ProgressAgent.isRunning else { return PMPI_Waitall(count, requests, statuses) }
-        return testing { PMPI_Testall(count, requests, &$0, statuses) }
+        guard ProgressAgent.isRunning, let requests, count > 0 else { return PMPI_Waitall(count, requests, statuses) }
+        // One request at a time, each tested until it completes and never again (a completed one
+        // would test again as done with an empty status): MPICH 4.0.2's MPI_Testall fails on a
+        // started persistent collective (MPI_ERR_PENDING), where MPI_Test does not.
+        let ignored = statuses == nil || statuses == IVSHMEM_MPI_STATUSES_IGNORE
+        for index in 0..<Int(count) {
+            let code = wait(requests + index, ignored ? IVSHMEM_MPI_STATUS_IGNORE : statuses! + index)
+            if code != MPI_SUCCESS { return code }
+        }
+        return MPI_SUCCESS
     }
 
     /// Calls `test` until it reports completion (or an error), applying staged requests in between.
