@@ -2,8 +2,8 @@ import CMPI
 
 /// The served collectives' entry points. On a communicator whose members all share the region
 /// the call runs inside it (RegionCollectives); on one whose members sit on several servers, a
-/// barrier, broadcast or reduction runs inside each region and through MPICH among one leader
-/// per region (HierarchicalCollectives), the others are MPICH's; elsewhere everything is MPICH's (Policy).
+/// barrier, broadcast, reduction or allgather runs inside each region and through MPICH among one
+/// leader per region (HierarchicalCollectives), the others are MPICH's; elsewhere everything is MPICH's (Policy).
 public enum Collectives {
     public static func barrier(_ comm: MPI_Comm) -> Int32 {
         guard let state = Communicators.served(comm) else {
@@ -102,7 +102,14 @@ public enum Collectives {
     public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                                  _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                                  _ receiveType: MPI_Datatype, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        gather(send, sendCount, sendType, receive, receiveCount, receiveType, everyone, comm, forward: forward)
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let served = if let hierarchy = state.pointee.hierarchy {
+            HierarchicalCollectives.allgather(hierarchy, state.pointee.rank, state.pointee.members, send, Int(sendCount),
+                                              sendType, receive, Int(receiveCount), receiveType, comm)
+        } else {
+            RegionCollectives.gather(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, everyone)
+        }
+        return counted(served, forward)
     }
 
     public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,

@@ -168,9 +168,14 @@ enum Communicators {
         PMPI_Comm_split(comm, groups[rank], Int32(rank), &local)
         PMPI_Comm_split(comm, localRankOf[rank] == 0 ? 0 : MPI_UNDEFINED, Int32(rank), &leaders)
         _ = served(local)
+        let groupStart = UnsafeMutablePointer<Int>.allocate(capacity: sizes.count + 1)
+        groupStart[0] = 0
+        for (group, size) in sizes.enumerated() { groupStart[group + 1] = groupStart[group] + Int(size) }
         let hierarchy = UnsafeMutablePointer<Hierarchy>.allocate(capacity: 1)
         hierarchy.initialize(to: Hierarchy(local: local, leaders: leaders, groupOf: groupOf, localRankOf: localRankOf,
-                                           group: groups[rank]))
+                                           group: groups[rank], groupStart: groupStart, groupCount: sizes.count,
+                                           leaderCounts: .allocate(capacity: sizes.count),
+                                           leaderDisplacements: .allocate(capacity: sizes.count)))
         return hierarchy
     }
 
@@ -233,6 +238,9 @@ enum Communicators {
             }
             hierarchy.pointee.groupOf.deallocate()
             hierarchy.pointee.localRankOf.deallocate()
+            hierarchy.pointee.groupStart.deallocate()
+            hierarchy.pointee.leaderCounts.deallocate()
+            hierarchy.pointee.leaderDisplacements.deallocate()
             free(hierarchy.pointee.scratch)
             hierarchy.deinitialize(count: 1)
             hierarchy.deallocate()

@@ -21,6 +21,13 @@ struct Hierarchy {
     let groupOf: UnsafeMutablePointer<Int32>
     let localRankOf: UnsafeMutablePointer<Int32>
     let group: Int32
+    /// Group g's members come `groupStart[g]` members into a gather laid out group by group, each
+    /// in local rank order (`groupCount + 1` entries: the last is the communicator's size).
+    let groupStart: UnsafeMutablePointer<Int>
+    let groupCount: Int
+    /// A leader's counts and displacements for MPI_Allgatherv among the leaders (`groupCount` each).
+    let leaderCounts: UnsafeMutablePointer<MPI_Count>
+    let leaderDisplacements: UnsafeMutablePointer<MPI_Aint>
     /// Where a leader combines what is not its own result (MPI_Reduce to another region), kept
     /// from call to call.
     var scratch: UnsafeMutableRawPointer? = nil
@@ -93,6 +100,47 @@ enum HierarchicalCollectives {
         return localBroadcast(scratch, count, type, 0, h.local)
     }
 
+    /// MPI_Allgather: each region gathers its members' pieces, as bytes in local rank order, at its
+    /// leader; the leaders exchange their regions' blocks; each region broadcasts the whole; every
+    /// member unpacks it in rank order. Nil when the call goes to MPICH whole: every member decides
+    /// that from the receive signature, which MPI makes the same everywhere.
+    static func allgather(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ rank: Int, _ members: Int,
+                          _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
+                          _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
+                          _ comm: MPI_Comm) -> Int32? {
+        guard receiveCount > 0, let receive, let shape = Datatypes.shape(of: receiveType),
+              let piece = shape.bytes(count: receiveCount), piece > 0, shape.span(count: receiveCount * members) != nil,
+              case (let total, false) = piece.multipliedReportingOverflow(by: members) else { return nil }
+        let h = hierarchy.pointee
+        let stride = receiveCount * shape.extent
+        guard let gathered = scratch(hierarchy, total, MPI_BYTE) else { return MPI_ERR_NO_MEM }
+        let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
+        let (mine, count, type) = inPlace ? (UnsafeRawPointer(receive + rank * stride), receiveCount, receiveType)
+                                          : (send, sendCount, sendType)
+        let block = gathered + h.groupStart[Int(h.group)] * piece
+        var code = localGather(mine, count, type, block, piece, h.local)
+        if code == MPI_SUCCESS, h.isLeader {
+            for group in 0..<h.groupCount {
+                h.leaderCounts[group] = MPI_Count((h.groupStart[group + 1] - h.groupStart[group]) * piece)
+                h.leaderDisplacements[group] = MPI_Aint(h.groupStart[group] * piece)
+            }
+            code = PMPI_Allgatherv_c(IVSHMEM_MPI_IN_PLACE, 0, MPI_BYTE, gathered, h.leaderCounts,
+                                     h.leaderDisplacements, MPI_BYTE, h.leaders)
+        }
+        if code == MPI_SUCCESS { code = localBroadcast(gathered, total, MPI_BYTE, 0, h.local) }
+        for member in 0..<members where code == MPI_SUCCESS && !(inPlace && member == rank) {
+            let source = gathered + (h.groupStart[Int(h.groupOf[member])] + Int(h.localRankOf[member])) * piece
+            if shape.contiguous {
+                memcpy(receive + member * stride, source, piece)
+            } else {
+                var position: MPI_Count = 0
+                code = PMPI_Unpack_c(source, MPI_Count(piece), &position, receive + member * stride,
+                                     MPI_Count(receiveCount), receiveType, comm)
+            }
+        }
+        return code
+    }
+
     /// Predefined operations are commutative; a user's says so at MPI_Op_create.
     private static func isCommutative(_ op: MPI_Op) -> Bool {
         var commutative: Int32 = 0
@@ -127,6 +175,16 @@ enum HierarchicalCollectives {
             return code
         }
         return PMPI_Bcast_c(buffer, MPI_Count(count), type, root, local)
+    }
+
+    /// To local rank 0's `block`: every member's piece as `bytes` bytes, in local rank order.
+    private static func localGather(_ send: UnsafeRawPointer?, _ count: Int, _ type: MPI_Datatype,
+                                    _ block: UnsafeMutableRawPointer, _ bytes: Int, _ local: MPI_Comm) -> Int32 {
+        if let state = Communicators.served(local),
+           let code = RegionCollectives.gather(state, send, count, type, block, bytes, MPI_BYTE, 0) {
+            return code
+        }
+        return PMPI_Gather_c(send, MPI_Count(count), type, block, MPI_Count(bytes), MPI_BYTE, 0, local)
     }
 
     /// To local rank 0, whose `receive` gets the result (the others' is not used).
