@@ -2,7 +2,7 @@ import CMPI
 
 /// The served collectives' entry points. On a communicator whose members all share the region
 /// the call runs inside it (RegionCollectives); on one whose members sit on several servers, a
-/// barrier, broadcast, reduction or allgather runs inside each region and through MPICH among one
+/// barrier, broadcast, reduction, gather, allgather or scatter runs inside each region and through MPICH among one
 /// leader per region (HierarchicalCollectives), the others are MPICH's; elsewhere everything is MPICH's (Policy).
 public enum Collectives {
     public static func barrier(_ comm: MPI_Comm) -> Int32 {
@@ -94,30 +94,37 @@ public enum Collectives {
     public static func gather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                               _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        inRegion(comm, forward: forward) {
-            RegionCollectives.gather($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let (rank, members) = (state.pointee.rank, state.pointee.members)
+        let served = if let hierarchy = state.pointee.hierarchy {
+            root == everyone
+                ? HierarchicalCollectives.allgather(hierarchy, rank, members, send, Int(sendCount), sendType, receive,
+                                                    Int(receiveCount), receiveType, comm)
+                : HierarchicalCollectives.gather(hierarchy, rank, members, send, Int(sendCount), sendType, receive,
+                                                 Int(receiveCount), receiveType, root, comm)
+        } else {
+            RegionCollectives.gather(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
+        return counted(served, forward)
     }
 
     public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                                  _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                                  _ receiveType: MPI_Datatype, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
-            HierarchicalCollectives.allgather(hierarchy, state.pointee.rank, state.pointee.members, send, Int(sendCount),
-                                              sendType, receive, Int(receiveCount), receiveType, comm)
-        } else {
-            RegionCollectives.gather(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, everyone)
-        }
-        return counted(served, forward)
+        gather(send, sendCount, sendType, receive, receiveCount, receiveType, everyone, comm, forward: forward)
     }
 
     public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                                _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        inRegion(comm, forward: forward) {
-            RegionCollectives.scatter($0, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let served = if let hierarchy = state.pointee.hierarchy {
+            HierarchicalCollectives.scatter(hierarchy, state.pointee.rank, state.pointee.members, send, Int(sendCount),
+                                            sendType, receive, Int(receiveCount), receiveType, root, comm)
+        } else {
+            RegionCollectives.scatter(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
+        return counted(served, forward)
     }
 
     public static func alltoall(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,

@@ -100,45 +100,204 @@ enum HierarchicalCollectives {
         return localBroadcast(scratch, count, type, 0, h.local)
     }
 
-    /// MPI_Allgather: each region gathers its members' pieces, as bytes in local rank order, at its
-    /// leader; the leaders exchange their regions' blocks; each region broadcasts the whole; every
-    /// member unpacks it in rank order. Nil when the call goes to MPICH whole: every member decides
-    /// that from the receive signature, which MPI makes the same everywhere.
+    // Gathers and scatters move pieces through a buffer laid out group by group, each group's
+    // pieces in local rank order, as packed bytes: a region's pieces are then one block, which
+    // is what the leaders exchange. Every member decides region or MPICH whole from the byte size
+    // of a piece, which MPI makes the same everywhere.
+
+    /// MPI_Allgather: each region gathers its pieces at its leader, the leaders exchange their
+    /// regions' blocks, each region broadcasts the whole, every member unpacks it in rank order.
+    /// Nil when the call goes to MPICH whole.
     static func allgather(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ rank: Int, _ members: Int,
                           _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
                           _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
                           _ comm: MPI_Comm) -> Int32? {
-        guard receiveCount > 0, let receive, let shape = Datatypes.shape(of: receiveType),
-              let piece = shape.bytes(count: receiveCount), piece > 0, shape.span(count: receiveCount * members) != nil,
-              case (let total, false) = piece.multipliedReportingOverflow(by: members) else { return nil }
+        guard let array = PieceArray(receive, receiveCount, receiveType, members) else { return nil }
         let h = hierarchy.pointee
-        let stride = receiveCount * shape.extent
-        guard let gathered = scratch(hierarchy, total, MPI_BYTE) else { return MPI_ERR_NO_MEM }
+        let piece = array.pieceBytes
+        guard let laidOut = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
         let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
-        let (mine, count, type) = inPlace ? (UnsafeRawPointer(receive + rank * stride), receiveCount, receiveType)
+        let (mine, count, type) = inPlace ? (UnsafeRawPointer(array.piece(rank)), receiveCount, receiveType)
                                           : (send, sendCount, sendType)
-        let block = gathered + h.groupStart[Int(h.group)] * piece
+        let block = laidOut + h.groupStart[Int(h.group)] * piece
         var code = localGather(mine, count, type, block, piece, h.local)
         if code == MPI_SUCCESS, h.isLeader {
-            for group in 0..<h.groupCount {
-                h.leaderCounts[group] = MPI_Count((h.groupStart[group + 1] - h.groupStart[group]) * piece)
-                h.leaderDisplacements[group] = MPI_Aint(h.groupStart[group] * piece)
-            }
-            code = PMPI_Allgatherv_c(IVSHMEM_MPI_IN_PLACE, 0, MPI_BYTE, gathered, h.leaderCounts,
-                                     h.leaderDisplacements, MPI_BYTE, h.leaders)
+            fillLeaderBlocks(h, piece)
+            code = PMPI_Allgatherv_c(IVSHMEM_MPI_IN_PLACE, 0, MPI_BYTE, laidOut, h.leaderCounts, h.leaderDisplacements,
+                                     MPI_BYTE, h.leaders)
         }
-        if code == MPI_SUCCESS { code = localBroadcast(gathered, total, MPI_BYTE, 0, h.local) }
-        for member in 0..<members where code == MPI_SUCCESS && !(inPlace && member == rank) {
-            let source = gathered + (h.groupStart[Int(h.groupOf[member])] + Int(h.localRankOf[member])) * piece
-            if shape.contiguous {
-                memcpy(receive + member * stride, source, piece)
-            } else {
+        if code == MPI_SUCCESS { code = localBroadcast(laidOut, members * piece, MPI_BYTE, 0, h.local) }
+        return code == MPI_SUCCESS ? array.unpack(from: laidOut, h, members, skipping: inPlace ? rank : nil, comm) : code
+    }
+
+    /// MPI_Gather: each region gathers its pieces at its leader, the leaders gather the blocks at
+    /// the root's region's leader, which hands them to the root when it is not the root itself.
+    static func gather(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ rank: Int, _ members: Int,
+                       _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
+                       _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
+                       _ root: Int32, _ comm: MPI_Comm) -> Int32? {
+        guard root >= 0, Int(root) < members else { return nil }
+        let h = hierarchy.pointee
+        let isRoot = rank == Int(root)
+        // The receive arguments count at the root only; in place its own piece is in its receive buffer.
+        let array = isRoot ? PieceArray(receive, receiveCount, receiveType, members) : nil
+        let inPlace = isRoot && send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
+        if isRoot && array == nil { return nil }
+        let (mine, count, type) = inPlace ? (UnsafeRawPointer(array!.piece(rank)), receiveCount, receiveType)
+                                          : (send, sendCount, sendType)
+        guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
+        let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
+        var laidOut: UnsafeMutableRawPointer? = nil
+        if h.isLeader || h.group == rootGroup {
+            guard let room = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
+            laidOut = room
+        }
+        let block = laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }
+        var code = localGather(mine, count, type, block, piece, h.local)
+        if code == MPI_SUCCESS, h.isLeader {
+            fillLeaderBlocks(h, piece)
+            let atRoot = h.group == rootGroup
+            code = PMPI_Gatherv_c(atRoot ? UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE) : UnsafeRawPointer(block),
+                                  h.leaderCounts[Int(h.group)], MPI_BYTE, laidOut, h.leaderCounts, h.leaderDisplacements,
+                                  MPI_BYTE, rootGroup, h.leaders)
+        }
+        if code == MPI_SUCCESS, h.group == rootGroup, !rootIsLeader {
+            code = localBroadcast(laidOut, members * piece, MPI_BYTE, 0, h.local)
+        }
+        guard code == MPI_SUCCESS, isRoot, let array, let laidOut else { return code }
+        return array.unpack(from: laidOut, h, members, skipping: inPlace ? rank : nil, comm)
+    }
+
+    /// MPI_Scatter: the root packs every piece, hands them to its region's leader when it is not
+    /// the leader itself, the leaders scatter the blocks, each region scatters its block.
+    static func scatter(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ rank: Int, _ members: Int,
+                        _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
+                        _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
+                        _ root: Int32, _ comm: MPI_Comm) -> Int32? {
+        guard root >= 0, Int(root) < members else { return nil }
+        let h = hierarchy.pointee
+        let isRoot = rank == Int(root)
+        let array = isRoot ? PieceArray(UnsafeMutableRawPointer(mutating: send), sendCount, sendType, members) : nil
+        let inPlace = isRoot && receive == UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE)
+        if isRoot && array == nil { return nil }
+        let (count, type) = inPlace ? (sendCount, sendType) : (receiveCount, receiveType)
+        guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
+        let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
+        var laidOut: UnsafeMutableRawPointer? = nil
+        if h.isLeader || h.group == rootGroup {
+            guard let room = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
+            laidOut = room
+        }
+        var code = MPI_SUCCESS
+        if isRoot, let array, let laidOut { code = array.pack(into: laidOut, h, members, comm) }
+        if code == MPI_SUCCESS, h.group == rootGroup, !rootIsLeader {
+            code = localBroadcast(laidOut, members * piece, MPI_BYTE, h.localRankOf[Int(root)], h.local)
+        }
+        let block = laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }
+        if code == MPI_SUCCESS, h.isLeader {
+            fillLeaderBlocks(h, piece)
+            let atRoot = h.group == rootGroup
+            code = PMPI_Scatterv_c(laidOut, h.leaderCounts, h.leaderDisplacements, MPI_BYTE,
+                                   atRoot ? UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE) : block, h.leaderCounts[Int(h.group)],
+                                   MPI_BYTE, rootGroup, h.leaders)
+        }
+        guard code == MPI_SUCCESS else { return code }
+        // In place, the root's own piece stays in its send buffer: as the local root it keeps it,
+        // elsewhere in its region it takes it into the laid-out copy, never into the send buffer.
+        let destination: (UnsafeMutableRawPointer?, Int, MPI_Datatype)
+        if inPlace {
+            destination = h.isLeader ? (UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE), 0, MPI_BYTE)
+                                     : (laidOut.map { $0 + array!.slot(h, rank) * piece }, piece, MPI_BYTE)
+        } else {
+            destination = (receive, receiveCount, receiveType)
+        }
+        return localScatter(block, piece, destination.0, destination.1, destination.2, h.local)
+    }
+
+    /// A gather's or scatter's array of `members` pieces of `count` elements of `type` at `base`.
+    private struct PieceArray {
+        let base: UnsafeMutableRawPointer?
+        let count: Int
+        let type: MPI_Datatype
+        let shape: TypeShape
+        let pieceBytes: Int
+
+        /// Nil for no bytes (MPICH's whole, on every member alike) or arguments MPICH must judge.
+        /// A nil base is MPI_BOTTOM, for a type of absolute addresses.
+        init?(_ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, _ members: Int) {
+            guard let shape = Datatypes.shape(of: type), shape.canAddress(base),
+                  let bytes = PieceArray.bytes(count, type, members), shape.span(count: count * members) != nil else { return nil }
+            (self.base, self.count, self.type, self.shape, pieceBytes) = (base, count, type, shape, bytes)
+        }
+
+        /// A piece's bytes when there are some and `members` of them fit the address space.
+        static func bytes(_ count: Int, _ type: MPI_Datatype, _ members: Int) -> Int? {
+            guard count > 0, count <= Int.max / max(members, 1), let bytes = Datatypes.shape(of: type)?.bytes(count: count),
+                  bytes > 0, case (_, false) = bytes.multipliedReportingOverflow(by: members) else { return nil }
+            return bytes
+        }
+
+        func piece(_ member: Int) -> UnsafeMutableRawPointer? {
+            RegionCollectives.Piece.address(base, member * count * shape.extent)
+        }
+
+        /// Where `member`'s piece lies in the laid-out buffer, in pieces.
+        func slot(_ h: Hierarchy, _ member: Int) -> Int { h.groupStart[Int(h.groupOf[member])] + Int(h.localRankOf[member]) }
+
+        func unpack(from laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, skipping skipped: Int?,
+                    _ comm: MPI_Comm) -> Int32 {
+            move(h, members, skipping: skipped) { member, buffer, type in
+                let packed = laidOut + slot(h, member) * pieceBytes
+                if shape.contiguous, let buffer {
+                    memcpy(buffer, packed, pieceBytes)
+                    return MPI_SUCCESS
+                }
                 var position: MPI_Count = 0
-                code = PMPI_Unpack_c(source, MPI_Count(piece), &position, receive + member * stride,
-                                     MPI_Count(receiveCount), receiveType, comm)
+                return PMPI_Unpack_c(packed, MPI_Count(pieceBytes), &position, buffer, MPI_Count(count), type, comm)
             }
         }
-        return code
+
+        func pack(into laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, _ comm: MPI_Comm) -> Int32 {
+            move(h, members, skipping: nil) { member, buffer, type in
+                let packed = laidOut + slot(h, member) * pieceBytes
+                if shape.contiguous, let buffer {
+                    memcpy(packed, buffer, pieceBytes)
+                    return MPI_SUCCESS
+                }
+                var position: MPI_Count = 0
+                return PMPI_Pack_c(buffer, MPI_Count(count), type, packed, MPI_Count(pieceBytes), &position, comm)
+            }
+        }
+
+        /// `body(member, buffer, type)` for every member's piece but `skipped`'s. MPICH 4.0.2's
+        /// MPI_Pack and MPI_Unpack refuse MPI_BOTTOM: there the pieces are addressed from one byte
+        /// past it, through the type shifted one byte back (made for this call only).
+        private func move(_ h: Hierarchy, _ members: Int, skipping skipped: Int?,
+                          _ body: (Int, UnsafeMutableRawPointer?, MPI_Datatype) -> Int32) -> Int32 {
+            var type = type
+            let shift = base == nil ? 1 : 0
+            if shift != 0 {
+                var displacement = MPI_Count(-shift)
+                var shifted = MPI_DATATYPE_NULL
+                guard PMPI_Type_create_hindexed_block_c(1, 1, &displacement, type, &shifted) == MPI_SUCCESS else { return MPI_ERR_TYPE }
+                PMPI_Type_commit(&shifted)
+                type = shifted
+            }
+            defer { if shift != 0 { PMPI_Type_free(&type) } }
+            for member in 0..<members where member != skipped {
+                let code = body(member, RegionCollectives.Piece.address(piece(member), shift), type)
+                if code != MPI_SUCCESS { return code }
+            }
+            return MPI_SUCCESS
+        }
+    }
+
+    /// The leaders' counts and displacements of the regions' blocks of `piece`-byte pieces.
+    private static func fillLeaderBlocks(_ h: Hierarchy, _ piece: Int) {
+        for group in 0..<h.groupCount {
+            h.leaderCounts[group] = MPI_Count((h.groupStart[group + 1] - h.groupStart[group]) * piece)
+            h.leaderDisplacements[group] = MPI_Aint(h.groupStart[group] * piece)
+        }
     }
 
     /// Predefined operations are commutative; a user's says so at MPI_Op_create.
@@ -179,12 +338,22 @@ enum HierarchicalCollectives {
 
     /// To local rank 0's `block`: every member's piece as `bytes` bytes, in local rank order.
     private static func localGather(_ send: UnsafeRawPointer?, _ count: Int, _ type: MPI_Datatype,
-                                    _ block: UnsafeMutableRawPointer, _ bytes: Int, _ local: MPI_Comm) -> Int32 {
+                                    _ block: UnsafeMutableRawPointer?, _ bytes: Int, _ local: MPI_Comm) -> Int32 {
         if let state = Communicators.served(local),
            let code = RegionCollectives.gather(state, send, count, type, block, bytes, MPI_BYTE, 0) {
             return code
         }
         return PMPI_Gather_c(send, MPI_Count(count), type, block, MPI_Count(bytes), MPI_BYTE, 0, local)
+    }
+
+    /// From local rank 0's `block` of `bytes`-byte pieces, in local rank order, to every member's `receive`.
+    private static func localScatter(_ block: UnsafeMutableRawPointer?, _ bytes: Int, _ receive: UnsafeMutableRawPointer?,
+                                     _ count: Int, _ type: MPI_Datatype, _ local: MPI_Comm) -> Int32 {
+        if let state = Communicators.served(local),
+           let code = RegionCollectives.scatter(state, block, bytes, MPI_BYTE, receive, count, type, 0) {
+            return code
+        }
+        return PMPI_Scatter_c(block, MPI_Count(bytes), MPI_BYTE, receive, MPI_Count(count), type, 0, local)
     }
 
     /// To local rank 0, whose `receive` gets the result (the others' is not used).

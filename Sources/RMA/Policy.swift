@@ -32,7 +32,7 @@ import CMPI
 ///   Gather(v), Allgather(v), Scatter(v), Alltoall(v,w)) go through the region on an intracommunicator of two
 ///   or more members that all share this rank's region, unless IVSHMEM_RMA_COLLECTIVES=0
 ///   (`collectivePath`). On one whose members sit on several servers, with at least two sharing
-///   a region, barriers, broadcasts, reductions and allgathers run hierarchically: inside each region, then through MPICH among one leader per region
+///   a region, barriers, broadcasts, reductions, gathers, allgathers and scatters run hierarchically: inside each region, then through MPICH among one leader per region
 ///   (HierarchicalCollectives; an operation that is not commutative goes to MPICH whole); the
 ///   others are MPICH's. On any other communicator MPICH runs them; inside a region without room
 ///   for the communicator's block, MPICH runs that region's part.
