@@ -159,4 +159,18 @@ enum Datatypes {
             return (integerArgs, typeArgs)
         }
     }
+
+    /// `body(buffer, type)` where MPI_Pack or MPI_Unpack may take `buffer`: MPICH 4.0.2's refuse
+    /// MPI_BOTTOM (NULL), so there `type`'s absolute addresses are reached from one byte past it
+    /// through the type shifted one byte back (made for this call only).
+    static func addressable(_ buffer: UnsafeMutableRawPointer?, _ type: MPI_Datatype,
+                            _ body: (UnsafeMutableRawPointer, MPI_Datatype) -> Int32) -> Int32 {
+        if let buffer { return body(buffer, type) }
+        var displacement: MPI_Count = -1
+        var shifted = MPI_DATATYPE_NULL
+        guard PMPI_Type_create_hindexed_block_c(1, 1, &displacement, type, &shifted) == MPI_SUCCESS,
+              PMPI_Type_commit(&shifted) == MPI_SUCCESS else { return MPI_ERR_TYPE }
+        defer { PMPI_Type_free(&shifted) }
+        return body(UnsafeMutableRawPointer(bitPattern: 1)!, shifted)
+    }
 }

@@ -246,46 +246,32 @@ enum HierarchicalCollectives {
 
         func unpack(from laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, skipping skipped: Int?,
                     _ comm: MPI_Comm) -> Int32 {
-            move(h, members, skipping: skipped) { member, buffer, type in
+            for member in 0..<members where member != skipped {
                 let packed = laidOut + slot(h, member) * pieceBytes
-                if shape.contiguous, let buffer {
-                    memcpy(buffer, packed, pieceBytes)
-                    return MPI_SUCCESS
+                let code = Datatypes.addressable(piece(member), type) { buffer, type in
+                    if shape.contiguous {
+                        memcpy(buffer, packed, pieceBytes)
+                        return MPI_SUCCESS
+                    }
+                    var position: MPI_Count = 0
+                    return PMPI_Unpack_c(packed, MPI_Count(pieceBytes), &position, buffer, MPI_Count(count), type, comm)
                 }
-                var position: MPI_Count = 0
-                return PMPI_Unpack_c(packed, MPI_Count(pieceBytes), &position, buffer, MPI_Count(count), type, comm)
+                if code != MPI_SUCCESS { return code }
             }
+            return MPI_SUCCESS
         }
 
         func pack(into laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, _ comm: MPI_Comm) -> Int32 {
-            move(h, members, skipping: nil) { member, buffer, type in
+            for member in 0..<members {
                 let packed = laidOut + slot(h, member) * pieceBytes
-                if shape.contiguous, let buffer {
-                    memcpy(packed, buffer, pieceBytes)
-                    return MPI_SUCCESS
+                let code = Datatypes.addressable(piece(member), type) { buffer, type in
+                    if shape.contiguous {
+                        memcpy(packed, buffer, pieceBytes)
+                        return MPI_SUCCESS
+                    }
+                    var position: MPI_Count = 0
+                    return PMPI_Pack_c(buffer, MPI_Count(count), type, packed, MPI_Count(pieceBytes), &position, comm)
                 }
-                var position: MPI_Count = 0
-                return PMPI_Pack_c(buffer, MPI_Count(count), type, packed, MPI_Count(pieceBytes), &position, comm)
-            }
-        }
-
-        /// `body(member, buffer, type)` for every member's piece but `skipped`'s. MPICH 4.0.2's
-        /// MPI_Pack and MPI_Unpack refuse MPI_BOTTOM: there the pieces are addressed from one byte
-        /// past it, through the type shifted one byte back (made for this call only).
-        private func move(_ h: Hierarchy, _ members: Int, skipping skipped: Int?,
-                          _ body: (Int, UnsafeMutableRawPointer?, MPI_Datatype) -> Int32) -> Int32 {
-            var type = type
-            let shift = base == nil ? 1 : 0
-            if shift != 0 {
-                var displacement = MPI_Count(-shift)
-                var shifted = MPI_DATATYPE_NULL
-                guard PMPI_Type_create_hindexed_block_c(1, 1, &displacement, type, &shifted) == MPI_SUCCESS else { return MPI_ERR_TYPE }
-                PMPI_Type_commit(&shifted)
-                type = shifted
-            }
-            defer { if shift != 0 { PMPI_Type_free(&type) } }
-            for member in 0..<members where member != skipped {
-                let code = body(member, RegionCollectives.Piece.address(piece(member), shift), type)
                 if code != MPI_SUCCESS { return code }
             }
             return MPI_SUCCESS

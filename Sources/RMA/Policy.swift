@@ -40,7 +40,7 @@ import CMPI
 ///   publishes what each member was asked (`RegionCollectives.StepDescriptor`) with its first
 ///   step; every member then reads every member's, and all take the same path: the region when
 ///   the calls match and the region can carry them (data: every buffer one gap-free run, or each
-///   piece within one lane and not at MPI_BOTTOM; a reduction: the same type and operation handle on every member, a
+///   piece within one lane; a reduction: the same type and operation handle on every member, a
 ///   predefined operation MPICH defines for that type or a user's on a type without gaps),
 ///   MPICH's own collective otherwise (an argument MPICH must reject included).
 enum Policy {

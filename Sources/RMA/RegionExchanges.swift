@@ -17,10 +17,9 @@ extension RegionCollectives {
         /// Some piece has gaps: packed, at most one lane.
         case packed
 
-        /// A piece's mode (nil: an argument MPICH must reject). A piece at MPI_BOTTOM (absolute
-        /// addresses in its type) cannot be packed: MPICH's MPI_Pack refuses a NULL buffer.
+        /// A piece's mode (nil: an argument MPICH must reject).
         init(_ piece: Piece?) {
-            guard let piece, piece.base != nil || piece.count == 0 else { self = .unsupported; return }
+            guard let piece else { self = .unsupported; return }
             self = piece.isRun || piece.count == 0 ? .run : .packed
         }
 
@@ -94,8 +93,10 @@ extension RegionCollectives {
                 memcpy(lane, base + offset, length)
                 return true
             }
-            var position: MPI_Count = 0
-            return PMPI_Pack_c(base, MPI_Count(count), type, lane, MPI_Count(length), &position, comm) == MPI_SUCCESS
+            return Datatypes.addressable(base, type) { buffer, type in
+                var position: MPI_Count = 0
+                return PMPI_Pack_c(buffer, MPI_Count(count), type, lane, MPI_Count(length), &position, comm)
+            } == MPI_SUCCESS
         }
 
         func read(from lane: UnsafeRawPointer, offset: Int, length: Int, _ comm: MPI_Comm) -> Int32 {
@@ -105,8 +106,10 @@ extension RegionCollectives {
                 memcpy(base + offset, lane, length)
                 return MPI_SUCCESS
             }
-            var position: MPI_Count = 0
-            return PMPI_Unpack_c(lane, MPI_Count(length), &position, base, MPI_Count(count), type, comm)
+            return Datatypes.addressable(base, type) { buffer, type in
+                var position: MPI_Count = 0
+                return PMPI_Unpack_c(lane, MPI_Count(length), &position, buffer, MPI_Count(count), type, comm)
+            }
         }
     }
 
