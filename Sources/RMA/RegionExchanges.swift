@@ -380,14 +380,22 @@ extension RegionCollectives {
                           _ receive: UnsafeMutableRawPointer?, receiveCounts: (Int) -> Int,
                           receiveDisplacements: (Int) -> Int, receiveTypes: UnsafePointer<MPI_Datatype>?) -> Int32? {
         let inPlace = send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
-        // No types array: no piece, which every member hears of in the step's agreement (MPICH then reports it).
-        let received = { (member: Int) in
-            receiveTypes.flatMap { Piece(Piece.address(receive, receiveDisplacements(member)), count: receiveCounts(member), $0[member]) }
-        }
-        let sent = { (member: Int) in
-            sendTypes.flatMap { Piece(Piece.address(send, sendDisplacements(member)), count: sendCounts(member), $0[member]) }
-        }
-        return allToAll(state, "MPI_Alltoallw", outgoing: inPlace ? received : sent, incoming: received)
+        // Closures written inline, not kept in constants: those would be allocated on every call.
+        return allToAll(state, "MPI_Alltoallw",
+                        outgoing: { member in
+                            inPlace ? typedPiece(receive, receiveCounts(member), receiveDisplacements(member), receiveTypes, member)
+                                    : typedPiece(send, sendCounts(member), sendDisplacements(member), sendTypes, member)
+                        },
+                        incoming: { member in
+                            typedPiece(receive, receiveCounts(member), receiveDisplacements(member), receiveTypes, member)
+                        })
+    }
+
+    /// Member `member`'s piece of an MPI_Alltoallw. No types array: no piece, which every member
+    /// hears of in the step's agreement (MPICH then reports it).
+    private static func typedPiece(_ buffer: UnsafeRawPointer?, _ count: Int, _ displacement: Int,
+                                   _ types: UnsafePointer<MPI_Datatype>?, _ member: Int) -> Piece? {
+        types.flatMap { Piece(Piece.address(buffer, displacement), count: count, $0[member]) }
     }
 
     /// MPI_Alltoallv and MPI_Alltoallw: member m's piece for `to` is `outgoing(to)`, its piece from
