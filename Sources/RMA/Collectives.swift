@@ -21,26 +21,22 @@ public enum Collectives {
 
     public static func broadcast(_ buffer: UnsafeMutableRawPointer?, _ count: some BinaryInteger, _ type: MPI_Datatype,
                                  _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
+        served(comm, forward: forward) { hierarchy, state in
             HierarchicalCollectives.broadcast(hierarchy, state.pointee.members, buffer, Int(count), type, root)
-        } else {
+        } region: { state in
             RegionCollectives.broadcast(state, buffer, Int(count), type, root)
         }
-        return counted(served, forward)
     }
 
     public static func reduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
                               _ type: MPI_Datatype, _ op: MPI_Op, _ root: Int32, _ comm: MPI_Comm,
                               forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
+        served(comm, forward: forward) { hierarchy, state in
             HierarchicalCollectives.reduce(hierarchy, state.pointee.rank, state.pointee.members, send, receive, Int(count),
                                            type, op, root)
-        } else {
+        } region: { state in
             RegionCollectives.reduce(state, send, receive, Int(count), type, op, root)
         }
-        return counted(served, forward)
     }
 
     /// An allreduce MPICH runs waits as BlockingCalls does while this process serves staged windows.
@@ -94,18 +90,16 @@ public enum Collectives {
     public static func gather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                               _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                               _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let (rank, members) = (state.pointee.rank, state.pointee.members)
-        let served = if let hierarchy = state.pointee.hierarchy {
-            root == everyone
+        served(comm, forward: forward) { hierarchy, state in
+            let (rank, members) = (state.pointee.rank, state.pointee.members)
+            return root == everyone
                 ? HierarchicalCollectives.allgather(hierarchy, rank, members, send, Int(sendCount), sendType, receive,
                                                     Int(receiveCount), receiveType, comm)
                 : HierarchicalCollectives.gather(hierarchy, rank, members, send, Int(sendCount), sendType, receive,
                                                  Int(receiveCount), receiveType, root, comm)
-        } else {
+        } region: { state in
             RegionCollectives.gather(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
-        return counted(served, forward)
     }
 
     public static func allgather(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
@@ -117,14 +111,12 @@ public enum Collectives {
     public static func scatter(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
                                _ receive: UnsafeMutableRawPointer?, _ receiveCount: some BinaryInteger,
                                _ receiveType: MPI_Datatype, _ root: Int32, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
-        guard let state = Communicators.served(comm) else { return forwarded(forward) }
-        let served = if let hierarchy = state.pointee.hierarchy {
+        served(comm, forward: forward) { hierarchy, state in
             HierarchicalCollectives.scatter(hierarchy, state.pointee.rank, state.pointee.members, send, Int(sendCount),
                                             sendType, receive, Int(receiveCount), receiveType, root, comm)
-        } else {
+        } region: { state in
             RegionCollectives.scatter(state, send, Int(sendCount), sendType, receive, Int(receiveCount), receiveType, root)
         }
-        return counted(served, forward)
     }
 
     public static func alltoall(_ send: UnsafeRawPointer?, _ sendCount: some BinaryInteger, _ sendType: MPI_Datatype,
@@ -217,8 +209,18 @@ public enum Collectives {
     @inline(__always)
     private static func inRegion(_ comm: MPI_Comm, forward: () -> Int32,
                                  _ serve: (UnsafeMutablePointer<CommunicatorState>) -> Int32?) -> Int32 {
-        guard let state = Communicators.served(comm), state.pointee.hierarchy == nil else { return forwarded(forward) }
-        return counted(serve(state), forward)
+        served(comm, forward: forward, hierarchical: { _, _ in nil }, region: serve)
+    }
+
+    /// A collective on a served communicator: `hierarchical` on one spanning servers, `region`
+    /// inside one region; either's nil, or a communicator not served, hands it to MPICH.
+    @inline(__always)
+    private static func served(_ comm: MPI_Comm, forward: () -> Int32,
+                               hierarchical: (UnsafeMutablePointer<Hierarchy>, UnsafeMutablePointer<CommunicatorState>) -> Int32?,
+                               region: (UnsafeMutablePointer<CommunicatorState>) -> Int32?) -> Int32 {
+        guard let state = Communicators.served(comm) else { return forwarded(forward) }
+        let served = if let hierarchy = state.pointee.hierarchy { hierarchical(hierarchy, state) } else { region(state) }
+        return counted(served, forward)
     }
 
     /// The root of an allreduce: every member gets the result.

@@ -147,11 +147,9 @@ enum HierarchicalCollectives {
                                           : (send, sendCount, sendType)
         guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
         let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
-        var laidOut: UnsafeMutableRawPointer? = nil
-        if h.isLeader || h.group == rootGroup {
-            guard let room = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
-            laidOut = room
-        }
+        // The leaders and the root's region move the laid-out pieces; the others only their own.
+        let laidOut = h.isLeader || h.group == rootGroup ? scratch(hierarchy, members * piece, MPI_BYTE) : nil
+        if laidOut == nil && (h.isLeader || h.group == rootGroup) { return MPI_ERR_NO_MEM }
         let block = laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }
         var code = localGather(mine, count, type, block, piece, h.local)
         if code == MPI_SUCCESS, h.isLeader {
@@ -183,11 +181,9 @@ enum HierarchicalCollectives {
         let (count, type) = inPlace ? (sendCount, sendType) : (receiveCount, receiveType)
         guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
         let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
-        var laidOut: UnsafeMutableRawPointer? = nil
-        if h.isLeader || h.group == rootGroup {
-            guard let room = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
-            laidOut = room
-        }
+        // The leaders and the root's region move the laid-out pieces; the others only their own.
+        let laidOut = h.isLeader || h.group == rootGroup ? scratch(hierarchy, members * piece, MPI_BYTE) : nil
+        if laidOut == nil && (h.isLeader || h.group == rootGroup) { return MPI_ERR_NO_MEM }
         var code = MPI_SUCCESS
         if isRoot, let array, let laidOut { code = array.pack(into: laidOut, h, members, comm) }
         if code == MPI_SUCCESS, h.group == rootGroup, !rootIsLeader {
