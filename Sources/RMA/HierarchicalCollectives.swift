@@ -136,34 +136,26 @@ enum HierarchicalCollectives {
                        _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
                        _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
                        _ root: Int32, _ comm: MPI_Comm) -> Int32? {
-        guard root >= 0, Int(root) < members else { return nil }
-        let h = hierarchy.pointee
-        let isRoot = rank == Int(root)
+        let inPlace = rank == Int(root) && send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
         // The receive arguments count at the root only; in place its own piece is in its receive buffer.
-        let array = isRoot ? PieceArray(receive, receiveCount, receiveType, members) : nil
-        let inPlace = isRoot && send == UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE)
-        if isRoot && array == nil { return nil }
-        let (mine, count, type) = inPlace ? (UnsafeRawPointer(array!.piece(rank)), receiveCount, receiveType)
-                                          : (send, sendCount, sendType)
-        guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
-        let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
-        // The leaders and the root's region move the laid-out pieces; the others only their own.
-        let laidOut = h.isLeader || h.group == rootGroup ? scratch(hierarchy, members * piece, MPI_BYTE) : nil
-        if laidOut == nil && (h.isLeader || h.group == rootGroup) { return MPI_ERR_NO_MEM }
-        let block = laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }
-        var code = localGather(mine, count, type, block, piece, h.local)
-        if code == MPI_SUCCESS, h.isLeader {
-            fillLeaderBlocks(h, piece)
-            let atRoot = h.group == rootGroup
-            code = PMPI_Gatherv_c(atRoot ? UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE) : UnsafeRawPointer(block),
-                                  h.leaderCounts[Int(h.group)], MPI_BYTE, laidOut, h.leaderCounts, h.leaderDisplacements,
-                                  MPI_BYTE, rootGroup, h.leaders)
+        return rooted(hierarchy, rank, members, root, (receive, receiveCount, receiveType), inPlace: inPlace,
+                      own: (sendCount, sendType)) { call in
+            let h = hierarchy.pointee
+            let mine = inPlace ? UnsafeRawPointer(call.array!.piece(rank)) : send
+            let (count, type) = inPlace ? (receiveCount, receiveType) : (sendCount, sendType)
+            var code = localGather(mine, count, type, call.block, call.piece, h.local)
+            if code == MPI_SUCCESS, h.isLeader {
+                let atRoot = h.group == call.rootGroup
+                code = PMPI_Gatherv_c(atRoot ? UnsafeRawPointer(IVSHMEM_MPI_IN_PLACE) : UnsafeRawPointer(call.block),
+                                      h.leaderCounts[Int(h.group)], MPI_BYTE, call.laidOut, h.leaderCounts,
+                                      h.leaderDisplacements, MPI_BYTE, call.rootGroup, h.leaders)
+            }
+            if code == MPI_SUCCESS, h.group == call.rootGroup, !call.rootIsLeader {
+                code = localBroadcast(call.laidOut, members * call.piece, MPI_BYTE, 0, h.local)
+            }
+            guard code == MPI_SUCCESS, let array = call.array, let laidOut = call.laidOut else { return code }
+            return array.unpack(from: laidOut, h, members, skipping: inPlace ? rank : nil, comm)
         }
-        if code == MPI_SUCCESS, h.group == rootGroup, !rootIsLeader {
-            code = localBroadcast(laidOut, members * piece, MPI_BYTE, 0, h.local)
-        }
-        guard code == MPI_SUCCESS, isRoot, let array, let laidOut else { return code }
-        return array.unpack(from: laidOut, h, members, skipping: inPlace ? rank : nil, comm)
     }
 
     /// MPI_Scatter: the root packs every piece, hands them to its region's leader when it is not
@@ -172,42 +164,72 @@ enum HierarchicalCollectives {
                         _ send: UnsafeRawPointer?, _ sendCount: Int, _ sendType: MPI_Datatype,
                         _ receive: UnsafeMutableRawPointer?, _ receiveCount: Int, _ receiveType: MPI_Datatype,
                         _ root: Int32, _ comm: MPI_Comm) -> Int32? {
+        let inPlace = rank == Int(root) && receive == UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE)
+        return rooted(hierarchy, rank, members, root, (UnsafeMutableRawPointer(mutating: send), sendCount, sendType),
+                      inPlace: inPlace, own: (receiveCount, receiveType)) { call in
+            let h = hierarchy.pointee
+            var code = MPI_SUCCESS
+            if let array = call.array, let laidOut = call.laidOut { code = array.pack(into: laidOut, h, members, comm) }
+            if code == MPI_SUCCESS, h.group == call.rootGroup, !call.rootIsLeader {
+                code = localBroadcast(call.laidOut, members * call.piece, MPI_BYTE, h.localRankOf[Int(root)], h.local)
+            }
+            if code == MPI_SUCCESS, h.isLeader {
+                let atRoot = h.group == call.rootGroup
+                code = PMPI_Scatterv_c(call.laidOut, h.leaderCounts, h.leaderDisplacements, MPI_BYTE,
+                                       atRoot ? UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE) : call.block,
+                                       h.leaderCounts[Int(h.group)], MPI_BYTE, call.rootGroup, h.leaders)
+            }
+            guard code == MPI_SUCCESS else { return code }
+            // In place, the root's own piece stays in its send buffer: as the local root it keeps
+            // it, elsewhere in its region it takes it into the laid-out copy, never into the send buffer.
+            let destination: (UnsafeMutableRawPointer?, Int, MPI_Datatype)
+            if inPlace {
+                destination = h.isLeader ? (UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE), 0, MPI_BYTE)
+                                         : (call.laidOut.map { $0 + call.array!.slot(h, rank) * call.piece }, call.piece, MPI_BYTE)
+            } else {
+                destination = (receive, receiveCount, receiveType)
+            }
+            return localScatter(call.block, call.piece, destination.0, destination.1, destination.2, h.local)
+        }
+    }
+
+    /// What a rooted gather or scatter knows on every member before anything moves.
+    private struct RootedCall {
+        /// The root's array of every member's piece; nil on the others.
+        let array: PieceArray?
+        let piece: Int
+        let rootGroup: Int32
+        let rootIsLeader: Bool
+        /// The leaders' and the root's region's buffer of every piece, laid out; nil on the others.
+        let laidOut: UnsafeMutableRawPointer?
+        /// This member's region's part of `laidOut`.
+        let block: UnsafeMutableRawPointer?
+    }
+
+    /// Runs `body` with the call's RootedCall, after filling the leaders' blocks. Nil when the call goes
+    /// to MPICH whole: every member decides that from a piece's bytes (the root's array's `root`
+    /// arguments in place, `own` otherwise), which MPI makes the same everywhere.
+    private static func rooted(_ hierarchy: UnsafeMutablePointer<Hierarchy>, _ rank: Int, _ members: Int, _ root: Int32,
+                               _ rootArguments: (base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype), inPlace: Bool,
+                               own: (count: Int, type: MPI_Datatype), _ body: (RootedCall) -> Int32) -> Int32? {
         guard root >= 0, Int(root) < members else { return nil }
         let h = hierarchy.pointee
-        let isRoot = rank == Int(root)
-        let array = isRoot ? PieceArray(UnsafeMutableRawPointer(mutating: send), sendCount, sendType, members) : nil
-        let inPlace = isRoot && receive == UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE)
-        if isRoot && array == nil { return nil }
-        let (count, type) = inPlace ? (sendCount, sendType) : (receiveCount, receiveType)
+        var array: PieceArray? = nil
+        if rank == Int(root) {
+            guard let rootArray = PieceArray(rootArguments.base, rootArguments.count, rootArguments.type, members) else { return nil }
+            array = rootArray
+        }
+        let (count, type) = inPlace ? (rootArguments.count, rootArguments.type) : own
         guard let piece = PieceArray.bytes(count, type, members), array == nil || array!.pieceBytes == piece else { return nil }
-        let rootGroup = h.groupOf[Int(root)], rootIsLeader = h.localRankOf[Int(root)] == 0
-        // The leaders and the root's region move the laid-out pieces; the others only their own.
-        let laidOut = h.isLeader || h.group == rootGroup ? scratch(hierarchy, members * piece, MPI_BYTE) : nil
-        if laidOut == nil && (h.isLeader || h.group == rootGroup) { return MPI_ERR_NO_MEM }
-        var code = MPI_SUCCESS
-        if isRoot, let array, let laidOut { code = array.pack(into: laidOut, h, members, comm) }
-        if code == MPI_SUCCESS, h.group == rootGroup, !rootIsLeader {
-            code = localBroadcast(laidOut, members * piece, MPI_BYTE, h.localRankOf[Int(root)], h.local)
+        let rootGroup = h.groupOf[Int(root)]
+        var laidOut: UnsafeMutableRawPointer? = nil
+        if h.isLeader || h.group == rootGroup {
+            guard let room = scratch(hierarchy, members * piece, MPI_BYTE) else { return MPI_ERR_NO_MEM }
+            laidOut = room
         }
-        let block = laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }
-        if code == MPI_SUCCESS, h.isLeader {
-            fillLeaderBlocks(h, piece)
-            let atRoot = h.group == rootGroup
-            code = PMPI_Scatterv_c(laidOut, h.leaderCounts, h.leaderDisplacements, MPI_BYTE,
-                                   atRoot ? UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE) : block, h.leaderCounts[Int(h.group)],
-                                   MPI_BYTE, rootGroup, h.leaders)
-        }
-        guard code == MPI_SUCCESS else { return code }
-        // In place, the root's own piece stays in its send buffer: as the local root it keeps it,
-        // elsewhere in its region it takes it into the laid-out copy, never into the send buffer.
-        let destination: (UnsafeMutableRawPointer?, Int, MPI_Datatype)
-        if inPlace {
-            destination = h.isLeader ? (UnsafeMutableRawPointer(IVSHMEM_MPI_IN_PLACE), 0, MPI_BYTE)
-                                     : (laidOut.map { $0 + array!.slot(h, rank) * piece }, piece, MPI_BYTE)
-        } else {
-            destination = (receive, receiveCount, receiveType)
-        }
-        return localScatter(block, piece, destination.0, destination.1, destination.2, h.local)
+        if h.isLeader { fillLeaderBlocks(h, piece) }
+        return body(RootedCall(array: array, piece: piece, rootGroup: rootGroup, rootIsLeader: h.localRankOf[Int(root)] == 0,
+                               laidOut: laidOut, block: laidOut.map { $0 + h.groupStart[Int(h.group)] * piece }))
     }
 
     /// A gather's or scatter's array of `members` pieces of `count` elements of `type` at `base`.
