@@ -264,31 +264,27 @@ enum HierarchicalCollectives {
 
         func unpack(from laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, skipping skipped: Int?,
                     _ comm: MPI_Comm) -> Int32 {
+            move(unpacking: true, laidOut, h, members, skipping: skipped, comm)
+        }
+
+        func pack(into laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, _ comm: MPI_Comm) -> Int32 {
+            move(unpacking: false, laidOut, h, members, skipping: nil, comm)
+        }
+
+        /// Every member's piece but `skipped`'s between the user's buffer and `laidOut`.
+        private func move(unpacking: Bool, _ laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int,
+                          skipping skipped: Int?, _ comm: MPI_Comm) -> Int32 {
             for member in 0..<members where member != skipped {
                 let packed = laidOut + slot(h, member) * pieceBytes
                 let code = Datatypes.addressable(piece(member), type) { buffer, type in
                     if shape.contiguous {
-                        memcpy(buffer, packed, pieceBytes)
+                        _ = unpacking ? memcpy(buffer, packed, pieceBytes) : memcpy(packed, buffer, pieceBytes)
                         return MPI_SUCCESS
                     }
                     var position: MPI_Count = 0
-                    return PMPI_Unpack_c(packed, MPI_Count(pieceBytes), &position, buffer, MPI_Count(count), type, comm)
-                }
-                if code != MPI_SUCCESS { return code }
-            }
-            return MPI_SUCCESS
-        }
-
-        func pack(into laidOut: UnsafeMutableRawPointer, _ h: Hierarchy, _ members: Int, _ comm: MPI_Comm) -> Int32 {
-            for member in 0..<members {
-                let packed = laidOut + slot(h, member) * pieceBytes
-                let code = Datatypes.addressable(piece(member), type) { buffer, type in
-                    if shape.contiguous {
-                        memcpy(packed, buffer, pieceBytes)
-                        return MPI_SUCCESS
-                    }
-                    var position: MPI_Count = 0
-                    return PMPI_Pack_c(buffer, MPI_Count(count), type, packed, MPI_Count(pieceBytes), &position, comm)
+                    return unpacking
+                        ? PMPI_Unpack_c(packed, MPI_Count(pieceBytes), &position, buffer, MPI_Count(count), type, comm)
+                        : PMPI_Pack_c(buffer, MPI_Count(count), type, packed, MPI_Count(pieceBytes), &position, comm)
                 }
                 if code != MPI_SUCCESS { return code }
             }
