@@ -40,6 +40,9 @@ struct CommunicatorState {
     let waitPolicy: WaitPolicy
     /// Members on several servers: the local and leaders' communicators (block is nil then).
     let hierarchy: UnsafeMutablePointer<Hierarchy>?
+    /// The identity its messages carry through the region, the same on every member; 0 when its
+    /// point-to-point calls are MPICH's (Messages, Policy.messagePath).
+    let messageContext: UInt64
     /// Barrier steps taken on this communicator; every member counts them alike. MPI forbids
     /// concurrent collectives on one communicator, so one thread at a time updates it.
     var steps: UInt64 = 0
@@ -78,16 +81,34 @@ enum Communicators {
     @inline(__always)
     static func served(_ comm: MPI_Comm) -> UnsafeMutablePointer<CommunicatorState>? {
         if let state = lookup(comm) { return state.pointee.block == nil && state.pointee.hierarchy == nil ? nil : state }
-        return register(comm)
+        return register(comm, atCreation: false)
     }
+
+    /// A communicator just made (MPI_Comm_dup, split, create, ..., collective over it on every
+    /// member): registered now, while point-to-point is served, so that every member agrees on
+    /// its message identity before any message goes out on it. A communicator registered later
+    /// (at its first collective) keeps MPICH's point-to-point: some member may have sent already.
+    static func created(_ comm: MPI_Comm) {
+        guard Messages.isActive, comm != MPI_COMM_NULL, lookup(comm) == nil else { return }
+        _ = register(comm, atCreation: true)
+    }
+
+    /// The state of a communicator whose messages go through the region; nil when MPICH carries them.
+    @inline(__always)
+    static func messaging(_ comm: MPI_Comm) -> UnsafeMutablePointer<CommunicatorState>? {
+        guard let state = lookup(comm), state.pointee.messageContext != 0 else { return nil }
+        return state
+    }
+
+    private static let lastContext = Atomic<UInt64>(0)
 
     /// Decides, identically on every member (from what every rank knows alike: the members' world
     /// ranks and the co-residence groups of MPI_Init), whether the region serves `comm`; when it
     /// does, member 0 allocates the block and broadcasts where it is.
     @inline(never)
-    private static func register(_ comm: MPI_Comm) -> UnsafeMutablePointer<CommunicatorState>? {
+    private static func register(_ comm: MPI_Comm, atCreation: Bool) -> UnsafeMutablePointer<CommunicatorState>? {
         // A rank without a region still takes part: its communicators may be served elsewhere.
-        guard let runtime = Runtime.current, runtime.config.collectives, runtime.anyRanksCoResident,
+        guard let runtime = Runtime.current, runtime.config.collectives || atCreation, runtime.anyRanksCoResident,
               comm != MPI_COMM_NULL else { return nil }
         var isInter: Int32 = 0, rank: Int32 = 0, members: Int32 = 0
         guard PMPI_Comm_test_inter(comm, &isInter) == MPI_SUCCESS, PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS,
@@ -98,21 +119,30 @@ enum Communicators {
         case .mpich(let why): reason = why
         case .region: break
         case .hierarchical(let groups):
+            // Registered at its first collective, splitting it then, as without point-to-point.
+            if atCreation { return nil }
             let hierarchy = makeHierarchy(comm, rank: Int(rank), groups: groups)
             if rank == 0 {
                 runtime.explain("communicator of \(members) member(s) on \(Set(groups).count) servers: collectives inside each "
                                 + "region, and through MPICH among one leader per region")
             }
             let state = makeState(comm, rank: Int(rank), members: Int(members), block: nil, blockRecord: nil, slotSize: 0,
-                                  worldRanks: worldRanks, runtime.waitPolicy, hierarchy: hierarchy)
+                                  worldRanks: worldRanks, runtime.waitPolicy, hierarchy: hierarchy, messageContext: 0)
             insert(state)
             return state
         }
-        var placement: [Int64] = [-1, 0, 0]  // offset, size, slot size: member 0's
+        // Member 0's: the block's offset, size and slot size, and the message identity.
+        var placement: [Int64] = [-1, 0, 0, 0]
         // Every member shares this rank's region here, so this rank has one.
         let region = runtime.region
-        if reason == nil, let region {
-            if rank == 0 {
+        let collectivesHere = reason == nil && runtime.config.collectives
+        let messagesHere = reason == nil && atCreation
+        if collectivesHere || messagesHere, let region {
+            if rank == 0, messagesHere {
+                let serial = lastContext.wrappingAdd(1, ordering: .relaxed).newValue
+                placement[3] = Int64(bitPattern: UInt64(runtime.worldRank) << 40 | serial)
+            }
+            if rank == 0, collectivesHere {
                 let slotSize = runtime.config.collectiveSlot
                 let bytes = CollectiveBlock.size(members: Int(members), slotSize: slotSize)
                 do {
@@ -120,7 +150,7 @@ enum Communicators {
                     if let start = region.address(offset: block.offset, length: block.size) {
                         memset(start, 0, block.size)
                         SharedWord(at: start + CollectiveBlock.holders).store(UInt64(members))
-                        placement = [Int64(block.offset), Int64(block.size), Int64(slotSize)]
+                        placement[0...2] = [Int64(block.offset), Int64(block.size), Int64(slotSize)]
                     }
                 } catch {
                     // One warning a process: a program making many communicators in a full region
@@ -130,7 +160,7 @@ enum Communicators {
                     }
                 }
             }
-            PMPI_Bcast(&placement, 3, MPI_INT64_T, 0, comm)
+            PMPI_Bcast(&placement, 4, MPI_INT64_T, 0, comm)
         }
         let blockRecord = placement[0] >= 0 ? Region.Block(offset: Int(placement[0]), size: Int(placement[1])) : nil
         let slotSize = Int(placement[2])
@@ -141,12 +171,17 @@ enum Communicators {
            blockRecord.size >= CollectiveBlock.size(members: Int(members), slotSize: slotSize) {
             block = region.address(offset: blockRecord.offset, length: blockRecord.size)
         }
+        let messageContext = UInt64(bitPattern: placement[3])
         if rank == 0 {
+            let collectivesWhy = reason ?? (runtime.config.collectives ? "no room in the region" : "IVSHMEM_RMA_COLLECTIVES=0")
+            let messagesWhy = reason ?? "made before point-to-point was served, or by a call the layer does not see"
             runtime.explain("communicator of \(members) member(s): collectives "
-                            + (block != nil ? "through the region" : "go to MPICH (\(reason ?? "no room in the region"))"))
+                            + (block != nil ? "through the region" : "go to MPICH (\(collectivesWhy))")
+                            + (Messages.isActive ? "; point-to-point " + (messageContext != 0 ? "through the region" : "goes to MPICH (\(messagesWhy))") : ""))
         }
         let state = makeState(comm, rank: Int(rank), members: Int(members), block: block, blockRecord: blockRecord,
-                              slotSize: slotSize, worldRanks: worldRanks, runtime.waitPolicy, hierarchy: nil)
+                              slotSize: slotSize, worldRanks: worldRanks, runtime.waitPolicy, hierarchy: nil,
+                              messageContext: messageContext)
         insert(state)
         return block == nil ? nil : state
     }
@@ -182,7 +217,8 @@ enum Communicators {
     private static func makeState(_ comm: MPI_Comm, rank: Int, members: Int, block: UnsafeMutableRawPointer?,
                                   blockRecord: Region.Block?, slotSize: Int, worldRanks: [Int32],
                                   _ waitPolicy: WaitPolicy,
-                                  hierarchy: UnsafeMutablePointer<Hierarchy>?) -> UnsafeMutablePointer<CommunicatorState> {
+                                  hierarchy: UnsafeMutablePointer<Hierarchy>?,
+                                  messageContext: UInt64) -> UnsafeMutablePointer<CommunicatorState> {
         let arrivals = UnsafeMutableBufferPointer<UnsafeMutableRawPointer>.allocate(capacity: block == nil ? 0 : members)
         if let block {
             for member in 0..<members { arrivals[member] = block + CollectiveBlock.arrival(member) }
@@ -193,7 +229,7 @@ enum Communicators {
         state.initialize(to: CommunicatorState(handle: comm, rank: rank, members: members, block: block,
                                                blockRecord: block == nil ? nil : blockRecord, slotSize: slotSize,
                                                arrivals: arrivals, worldRanks: ranks, waitPolicy: waitPolicy,
-                                               hierarchy: hierarchy))
+                                               hierarchy: hierarchy, messageContext: messageContext))
         return state
     }
 

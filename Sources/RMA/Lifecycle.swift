@@ -28,6 +28,7 @@ public enum Lifecycle {
             // The job's region blocks are given back below: windows and communicators the program
             // did not free must stop resolving to them first (MPI calls on them now go to MPICH, which
             // reports them as erroneous after MPI_Finalize).
+            Messages.finish(runtime)
             ProgressAgent.stop()
             WindowTable.removeAll()
             Communicators.removeAll()
@@ -43,6 +44,8 @@ public enum Lifecycle {
         let runtime = CoResidence.start()
         DataMovement.streamingThreshold = runtime.config.streamingThreshold
         Runtime.current = runtime
+        Messages.start(runtime)
+        Communicators.created(MPI_COMM_WORLD)
         runtime.explain("MPI library \(MPILibraryLoader.libraryPath)" + (MPILibraryLoader.profiledFunctions.isEmpty ? "" :
             "; a profiling tool loaded after this library sees the program's " +
             MPILibraryLoader.profiledFunctions.joined(separator: ", ") + " first and hands them back through PMPI"))

@@ -91,7 +91,7 @@ private func awaitStderrForwarded(seconds: Double) {
 
 /// Lets MPICH move its own traffic (a nonblocking send a peer is waiting on, say) while we wait in
 /// the region: without it a rank spinning in our fence could starve a message MPICH owes a peer.
-private func driveMPICHProgress() {
+func driveMPICHProgress() {
     guard let runtime = Runtime.current else { return }
     var flag: Int32 = 0
     var status = MPI_Status()

@@ -12,6 +12,11 @@ import Region
 public enum SharedWindows {
     public static func splitType(_ comm: MPI_Comm, _ splitType: Int32, _ key: Int32, _ info: MPI_Info,
                                  _ newComm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+        CommunicatorCreation.made(newComm) { split(comm, splitType, key, info, newComm) }
+    }
+
+    private static func split(_ comm: MPI_Comm, _ splitType: Int32, _ key: Int32, _ info: MPI_Info,
+                              _ newComm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
         var isInter: Int32 = 0
         guard splitType == MPI_COMM_TYPE_SHARED, let runtime = Runtime.current, runtime.config.sharedNodes,
               PMPI_Comm_test_inter(comm, &isInter) == MPI_SUCCESS, isInter == 0 else {

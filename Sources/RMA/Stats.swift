@@ -6,6 +6,8 @@ enum Counter: Int, CaseIterable {
     case putShm, putMpi, getShm, getMpi, accShm, accMpi, syncShm, syncMpi, windowsShm, windowsMpi
     /// Collective calls (Collectives.swift).
     case collShm, collMpi
+    /// Point-to-point sends and receives (PointToPoint.swift; a sendrecv counts one of each).
+    case sendShm, sendMpi, recvShm, recvMpi
 
     var key: String {
         switch self {
@@ -21,6 +23,10 @@ enum Counter: Int, CaseIterable {
         case .windowsMpi: "windows_mpi"
         case .collShm: "coll_shm"
         case .collMpi: "coll_mpi"
+        case .sendShm: "send_shm"
+        case .sendMpi: "send_mpi"
+        case .recvShm: "recv_shm"
+        case .recvMpi: "recv_mpi"
         }
     }
 }
@@ -28,9 +34,9 @@ enum Counter: Int, CaseIterable {
 enum Stats {
     /// One per Counter case. A literal, so the compiler initializes it statically: counting is a
     /// single locked add, with no initialization check (scripts/overhead counts it).
-    private static let counts: [12 of Atomic<Int>] = [
+    private static let counts: [16 of Atomic<Int>] = [
         Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0),
-        Atomic(0), Atomic(0),
+        Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0), Atomic(0),
     ]
 
     @inline(__always)

@@ -259,8 +259,152 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Alltoallw_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Alltoallw_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Send: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Send($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Send_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Send_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Rsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Rsend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Rsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Rsend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ssend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ssend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ssend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ssend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bsend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bsend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Irsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Irsend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Irsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Irsend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Issend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Issend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Issend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Issend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ibsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ibsend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ibsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ibsend_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Irecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Irecv($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Irecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Irecv_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Sendrecv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Sendrecv($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Sendrecv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Sendrecv_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Sendrecv_replace: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Sendrecv_replace($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Sendrecv_replace_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Sendrecv_replace_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isendrecv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isendrecv($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isendrecv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isendrecv_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isendrecv_replace: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isendrecv_replace($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Isendrecv_replace_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Isendrecv_replace_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Probe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Probe($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Iprobe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Iprobe($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Mprobe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Mprobe($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Improbe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Improbe($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Mrecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Mrecv($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Mrecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Mrecv_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Imrecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Imrecv($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Imrecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Imrecv_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Send_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Send_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Send_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Send_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Rsend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Rsend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Rsend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Rsend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ssend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ssend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Ssend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Ssend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bsend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bsend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Bsend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Bsend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv_init: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Recv_init_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Recv_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Start: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Start($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Startall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Startall($0, $1)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Request_free: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Request_free($0)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Wait: @convention(c) (UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Wait($0, $1)
@@ -268,14 +412,71 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Waitall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Waitall($0, $1, $2)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Waitany: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Waitany($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Waitsome: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Waitsome($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Test: @convention(c) (UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Test($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Testall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Testall($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Testany: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Testany($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Testsome: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Testsome($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Request_get_status: @convention(c) (MPI_Request, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Request_get_status($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Cancel: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Cancel($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_dup: @convention(c) (MPI_Comm, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_dup($0, $1)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_dup_with_info: @convention(c) (MPI_Comm, MPI_Info, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_dup_with_info($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_split: @convention(c) (MPI_Comm, Int32, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_split($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_create: @convention(c) (MPI_Comm, MPI_Group, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_create($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_create_group: @convention(c) (MPI_Comm, MPI_Group, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_create_group($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_create_from_group: @convention(c) (MPI_Group, UnsafePointer<CChar>?, MPI_Info, MPI_Errhandler, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_create_from_group($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Intercomm_merge: @convention(c) (MPI_Comm, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Intercomm_merge($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Cart_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Cart_create($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Cart_sub: @convention(c) (MPI_Comm, UnsafePointer<Int32>?, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Cart_sub($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Graph_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Graph_create($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Dist_graph_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Info, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Dist_graph_create($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Dist_graph_create_adjacent: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Info, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Dist_graph_create_adjacent($0, $1, $2, $3, $4, $5, $6, $7, $8, $9)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Abort: @convention(c) (MPI_Comm, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Abort($0, $1)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_call_errhandler: @convention(c) (MPI_Comm, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_call_errhandler($0, $1)
-    }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_dup: @convention(c) (MPI_Comm, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_dup($0, $1)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_create_keyval: @convention(c) ((@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32)?, (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32)?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_create_keyval($0, $1, $2, $3)
@@ -289,6 +490,15 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_free: @convention(c) (UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_free($0)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_get_attr: @convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_get_attr($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Get_count_c: @convention(c) (UnsafePointer<MPI_Status>?, MPI_Datatype, UnsafeMutablePointer<MPI_Count>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Get_count_c($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Test_cancelled: @convention(c) (UnsafePointer<MPI_Status>?, UnsafeMutablePointer<Int32>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Test_cancelled($0, $1)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_group: @convention(c) (MPI_Comm, UnsafeMutablePointer<MPI_Group>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_group($0, $1)
     }
@@ -297,9 +507,6 @@ enum MPILibrary {
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_size: @convention(c) (MPI_Comm, UnsafeMutablePointer<Int32>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_size($0, $1)
-    }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_split: @convention(c) (MPI_Comm, Int32, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_split($0, $1, $2, $3)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Comm_test_inter: @convention(c) (MPI_Comm, UnsafeMutablePointer<Int32>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Comm_test_inter($0, $1)
@@ -328,12 +535,6 @@ enum MPILibrary {
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Info_get_string: @convention(c) (MPI_Info, UnsafePointer<CChar>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int32>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Info_get_string($0, $1, $2, $3, $4)
     }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Iprobe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Iprobe($0, $1, $2, $3, $4)
-    }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Irecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Irecv($0, $1, $2, $3, $4, $5, $6)
-    }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Pack_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutableRawPointer?, MPI_Count, UnsafeMutablePointer<MPI_Count>?, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Pack_c($0, $1, $2, $3, $4, $5, $6)
     }
@@ -345,12 +546,6 @@ enum MPILibrary {
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Status_set_elements: @convention(c) (UnsafeMutablePointer<MPI_Status>?, MPI_Datatype, Int32) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Status_set_elements($0, $1, $2)
-    }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Test: @convention(c) (UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Test($0, $1, $2)
-    }
-    @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Testall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
-        MPILibraryLoader.resolve(); return MPILibrary.PMPI_Testall($0, $1, $2, $3)
     }
     @exclusivity(unchecked) nonisolated(unsafe) static var PMPI_Type_free: @convention(c) (UnsafeMutablePointer<MPI_Datatype>?) -> Int32 = {
         MPILibraryLoader.resolve(); return MPILibrary.PMPI_Type_free($0)
@@ -479,20 +674,89 @@ enum MPILibrary {
         PMPI_Alltoall_c = symbol("PMPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoall_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoall_c") }
         PMPI_Alltoallw = symbol("PMPI_Alltoallw").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallw)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallw") }
         PMPI_Alltoallw_c = symbol("PMPI_Alltoallw_c").map { unsafeBitCast($0, to: type(of: PMPI_Alltoallw_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Alltoallw_c") }
+        PMPI_Send = symbol("PMPI_Send").map { unsafeBitCast($0, to: type(of: PMPI_Send)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Send") }
+        PMPI_Send_c = symbol("PMPI_Send_c").map { unsafeBitCast($0, to: type(of: PMPI_Send_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Send_c") }
+        PMPI_Rsend = symbol("PMPI_Rsend").map { unsafeBitCast($0, to: type(of: PMPI_Rsend)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Rsend") }
+        PMPI_Rsend_c = symbol("PMPI_Rsend_c").map { unsafeBitCast($0, to: type(of: PMPI_Rsend_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Rsend_c") }
+        PMPI_Ssend = symbol("PMPI_Ssend").map { unsafeBitCast($0, to: type(of: PMPI_Ssend)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ssend") }
+        PMPI_Ssend_c = symbol("PMPI_Ssend_c").map { unsafeBitCast($0, to: type(of: PMPI_Ssend_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ssend_c") }
+        PMPI_Bsend = symbol("PMPI_Bsend").map { unsafeBitCast($0, to: type(of: PMPI_Bsend)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bsend") }
+        PMPI_Bsend_c = symbol("PMPI_Bsend_c").map { unsafeBitCast($0, to: type(of: PMPI_Bsend_c)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bsend_c") }
+        PMPI_Isend = symbol("PMPI_Isend").map { unsafeBitCast($0, to: type(of: PMPI_Isend)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isend") }
+        PMPI_Isend_c = symbol("PMPI_Isend_c").map { unsafeBitCast($0, to: type(of: PMPI_Isend_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isend_c") }
+        PMPI_Irsend = symbol("PMPI_Irsend").map { unsafeBitCast($0, to: type(of: PMPI_Irsend)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Irsend") }
+        PMPI_Irsend_c = symbol("PMPI_Irsend_c").map { unsafeBitCast($0, to: type(of: PMPI_Irsend_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Irsend_c") }
+        PMPI_Issend = symbol("PMPI_Issend").map { unsafeBitCast($0, to: type(of: PMPI_Issend)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Issend") }
+        PMPI_Issend_c = symbol("PMPI_Issend_c").map { unsafeBitCast($0, to: type(of: PMPI_Issend_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Issend_c") }
+        PMPI_Ibsend = symbol("PMPI_Ibsend").map { unsafeBitCast($0, to: type(of: PMPI_Ibsend)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ibsend") }
+        PMPI_Ibsend_c = symbol("PMPI_Ibsend_c").map { unsafeBitCast($0, to: type(of: PMPI_Ibsend_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ibsend_c") }
         PMPI_Recv = symbol("PMPI_Recv").map { unsafeBitCast($0, to: type(of: PMPI_Recv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv") }
+        PMPI_Recv_c = symbol("PMPI_Recv_c").map { unsafeBitCast($0, to: type(of: PMPI_Recv_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv_c") }
+        PMPI_Irecv = symbol("PMPI_Irecv").map { unsafeBitCast($0, to: type(of: PMPI_Irecv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Irecv") }
+        PMPI_Irecv_c = symbol("PMPI_Irecv_c").map { unsafeBitCast($0, to: type(of: PMPI_Irecv_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Irecv_c") }
+        PMPI_Sendrecv = symbol("PMPI_Sendrecv").map { unsafeBitCast($0, to: type(of: PMPI_Sendrecv)) } ?? { _, _, _, _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Sendrecv") }
+        PMPI_Sendrecv_c = symbol("PMPI_Sendrecv_c").map { unsafeBitCast($0, to: type(of: PMPI_Sendrecv_c)) } ?? { _, _, _, _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Sendrecv_c") }
+        PMPI_Sendrecv_replace = symbol("PMPI_Sendrecv_replace").map { unsafeBitCast($0, to: type(of: PMPI_Sendrecv_replace)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Sendrecv_replace") }
+        PMPI_Sendrecv_replace_c = symbol("PMPI_Sendrecv_replace_c").map { unsafeBitCast($0, to: type(of: PMPI_Sendrecv_replace_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Sendrecv_replace_c") }
+        PMPI_Isendrecv = symbol("PMPI_Isendrecv").map { unsafeBitCast($0, to: type(of: PMPI_Isendrecv)) } ?? { _, _, _, _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isendrecv") }
+        PMPI_Isendrecv_c = symbol("PMPI_Isendrecv_c").map { unsafeBitCast($0, to: type(of: PMPI_Isendrecv_c)) } ?? { _, _, _, _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isendrecv_c") }
+        PMPI_Isendrecv_replace = symbol("PMPI_Isendrecv_replace").map { unsafeBitCast($0, to: type(of: PMPI_Isendrecv_replace)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isendrecv_replace") }
+        PMPI_Isendrecv_replace_c = symbol("PMPI_Isendrecv_replace_c").map { unsafeBitCast($0, to: type(of: PMPI_Isendrecv_replace_c)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Isendrecv_replace_c") }
+        PMPI_Probe = symbol("PMPI_Probe").map { unsafeBitCast($0, to: type(of: PMPI_Probe)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Probe") }
+        PMPI_Iprobe = symbol("PMPI_Iprobe").map { unsafeBitCast($0, to: type(of: PMPI_Iprobe)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Iprobe") }
+        PMPI_Mprobe = symbol("PMPI_Mprobe").map { unsafeBitCast($0, to: type(of: PMPI_Mprobe)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Mprobe") }
+        PMPI_Improbe = symbol("PMPI_Improbe").map { unsafeBitCast($0, to: type(of: PMPI_Improbe)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Improbe") }
+        PMPI_Mrecv = symbol("PMPI_Mrecv").map { unsafeBitCast($0, to: type(of: PMPI_Mrecv)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Mrecv") }
+        PMPI_Mrecv_c = symbol("PMPI_Mrecv_c").map { unsafeBitCast($0, to: type(of: PMPI_Mrecv_c)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Mrecv_c") }
+        PMPI_Imrecv = symbol("PMPI_Imrecv").map { unsafeBitCast($0, to: type(of: PMPI_Imrecv)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Imrecv") }
+        PMPI_Imrecv_c = symbol("PMPI_Imrecv_c").map { unsafeBitCast($0, to: type(of: PMPI_Imrecv_c)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Imrecv_c") }
+        PMPI_Send_init = symbol("PMPI_Send_init").map { unsafeBitCast($0, to: type(of: PMPI_Send_init)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Send_init") }
+        PMPI_Send_init_c = symbol("PMPI_Send_init_c").map { unsafeBitCast($0, to: type(of: PMPI_Send_init_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Send_init_c") }
+        PMPI_Rsend_init = symbol("PMPI_Rsend_init").map { unsafeBitCast($0, to: type(of: PMPI_Rsend_init)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Rsend_init") }
+        PMPI_Rsend_init_c = symbol("PMPI_Rsend_init_c").map { unsafeBitCast($0, to: type(of: PMPI_Rsend_init_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Rsend_init_c") }
+        PMPI_Ssend_init = symbol("PMPI_Ssend_init").map { unsafeBitCast($0, to: type(of: PMPI_Ssend_init)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ssend_init") }
+        PMPI_Ssend_init_c = symbol("PMPI_Ssend_init_c").map { unsafeBitCast($0, to: type(of: PMPI_Ssend_init_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Ssend_init_c") }
+        PMPI_Bsend_init = symbol("PMPI_Bsend_init").map { unsafeBitCast($0, to: type(of: PMPI_Bsend_init)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bsend_init") }
+        PMPI_Bsend_init_c = symbol("PMPI_Bsend_init_c").map { unsafeBitCast($0, to: type(of: PMPI_Bsend_init_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Bsend_init_c") }
+        PMPI_Recv_init = symbol("PMPI_Recv_init").map { unsafeBitCast($0, to: type(of: PMPI_Recv_init)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv_init") }
+        PMPI_Recv_init_c = symbol("PMPI_Recv_init_c").map { unsafeBitCast($0, to: type(of: PMPI_Recv_init_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Recv_init_c") }
+        PMPI_Start = symbol("PMPI_Start").map { unsafeBitCast($0, to: type(of: PMPI_Start)) } ?? { _ in MPILibraryLoader.missing("PMPI_Start") }
+        PMPI_Startall = symbol("PMPI_Startall").map { unsafeBitCast($0, to: type(of: PMPI_Startall)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Startall") }
+        PMPI_Request_free = symbol("PMPI_Request_free").map { unsafeBitCast($0, to: type(of: PMPI_Request_free)) } ?? { _ in MPILibraryLoader.missing("PMPI_Request_free") }
         PMPI_Wait = symbol("PMPI_Wait").map { unsafeBitCast($0, to: type(of: PMPI_Wait)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Wait") }
         PMPI_Waitall = symbol("PMPI_Waitall").map { unsafeBitCast($0, to: type(of: PMPI_Waitall)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Waitall") }
+        PMPI_Waitany = symbol("PMPI_Waitany").map { unsafeBitCast($0, to: type(of: PMPI_Waitany)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Waitany") }
+        PMPI_Waitsome = symbol("PMPI_Waitsome").map { unsafeBitCast($0, to: type(of: PMPI_Waitsome)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Waitsome") }
+        PMPI_Test = symbol("PMPI_Test").map { unsafeBitCast($0, to: type(of: PMPI_Test)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Test") }
+        PMPI_Testall = symbol("PMPI_Testall").map { unsafeBitCast($0, to: type(of: PMPI_Testall)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Testall") }
+        PMPI_Testany = symbol("PMPI_Testany").map { unsafeBitCast($0, to: type(of: PMPI_Testany)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Testany") }
+        PMPI_Testsome = symbol("PMPI_Testsome").map { unsafeBitCast($0, to: type(of: PMPI_Testsome)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Testsome") }
+        PMPI_Request_get_status = symbol("PMPI_Request_get_status").map { unsafeBitCast($0, to: type(of: PMPI_Request_get_status)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Request_get_status") }
+        PMPI_Cancel = symbol("PMPI_Cancel").map { unsafeBitCast($0, to: type(of: PMPI_Cancel)) } ?? { _ in MPILibraryLoader.missing("PMPI_Cancel") }
+        PMPI_Comm_dup = symbol("PMPI_Comm_dup").map { unsafeBitCast($0, to: type(of: PMPI_Comm_dup)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_dup") }
+        PMPI_Comm_dup_with_info = symbol("PMPI_Comm_dup_with_info").map { unsafeBitCast($0, to: type(of: PMPI_Comm_dup_with_info)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Comm_dup_with_info") }
+        PMPI_Comm_split = symbol("PMPI_Comm_split").map { unsafeBitCast($0, to: type(of: PMPI_Comm_split)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_split") }
+        PMPI_Comm_create = symbol("PMPI_Comm_create").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create") }
+        PMPI_Comm_create_group = symbol("PMPI_Comm_create_group").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create_group)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create_group") }
+        PMPI_Comm_create_from_group = symbol("PMPI_Comm_create_from_group").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create_from_group)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create_from_group") }
+        PMPI_Intercomm_merge = symbol("PMPI_Intercomm_merge").map { unsafeBitCast($0, to: type(of: PMPI_Intercomm_merge)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Intercomm_merge") }
+        PMPI_Cart_create = symbol("PMPI_Cart_create").map { unsafeBitCast($0, to: type(of: PMPI_Cart_create)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Cart_create") }
+        PMPI_Cart_sub = symbol("PMPI_Cart_sub").map { unsafeBitCast($0, to: type(of: PMPI_Cart_sub)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Cart_sub") }
+        PMPI_Graph_create = symbol("PMPI_Graph_create").map { unsafeBitCast($0, to: type(of: PMPI_Graph_create)) } ?? { _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Graph_create") }
+        PMPI_Dist_graph_create = symbol("PMPI_Dist_graph_create").map { unsafeBitCast($0, to: type(of: PMPI_Dist_graph_create)) } ?? { _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Dist_graph_create") }
+        PMPI_Dist_graph_create_adjacent = symbol("PMPI_Dist_graph_create_adjacent").map { unsafeBitCast($0, to: type(of: PMPI_Dist_graph_create_adjacent)) } ?? { _, _, _, _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Dist_graph_create_adjacent") }
         PMPI_Abort = symbol("PMPI_Abort").map { unsafeBitCast($0, to: type(of: PMPI_Abort)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Abort") }
         PMPI_Comm_call_errhandler = symbol("PMPI_Comm_call_errhandler").map { unsafeBitCast($0, to: type(of: PMPI_Comm_call_errhandler)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_call_errhandler") }
-        PMPI_Comm_dup = symbol("PMPI_Comm_dup").map { unsafeBitCast($0, to: type(of: PMPI_Comm_dup)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_dup") }
         PMPI_Comm_create_keyval = symbol("PMPI_Comm_create_keyval").map { unsafeBitCast($0, to: type(of: PMPI_Comm_create_keyval)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_create_keyval") }
         PMPI_Comm_set_attr = symbol("PMPI_Comm_set_attr").map { unsafeBitCast($0, to: type(of: PMPI_Comm_set_attr)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Comm_set_attr") }
         PMPI_Op_commutative = symbol("PMPI_Op_commutative").map { unsafeBitCast($0, to: type(of: PMPI_Op_commutative)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Op_commutative") }
         PMPI_Comm_free = symbol("PMPI_Comm_free").map { unsafeBitCast($0, to: type(of: PMPI_Comm_free)) } ?? { _ in MPILibraryLoader.missing("PMPI_Comm_free") }
+        PMPI_Comm_get_attr = symbol("PMPI_Comm_get_attr").map { unsafeBitCast($0, to: type(of: PMPI_Comm_get_attr)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_get_attr") }
+        PMPI_Get_count_c = symbol("PMPI_Get_count_c").map { unsafeBitCast($0, to: type(of: PMPI_Get_count_c)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Get_count_c") }
+        PMPI_Test_cancelled = symbol("PMPI_Test_cancelled").map { unsafeBitCast($0, to: type(of: PMPI_Test_cancelled)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Test_cancelled") }
         PMPI_Comm_group = symbol("PMPI_Comm_group").map { unsafeBitCast($0, to: type(of: PMPI_Comm_group)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_group") }
         PMPI_Comm_rank = symbol("PMPI_Comm_rank").map { unsafeBitCast($0, to: type(of: PMPI_Comm_rank)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_rank") }
         PMPI_Comm_size = symbol("PMPI_Comm_size").map { unsafeBitCast($0, to: type(of: PMPI_Comm_size)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_size") }
-        PMPI_Comm_split = symbol("PMPI_Comm_split").map { unsafeBitCast($0, to: type(of: PMPI_Comm_split)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Comm_split") }
         PMPI_Comm_test_inter = symbol("PMPI_Comm_test_inter").map { unsafeBitCast($0, to: type(of: PMPI_Comm_test_inter)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Comm_test_inter") }
         PMPI_Grequest_complete = symbol("PMPI_Grequest_complete").map { unsafeBitCast($0, to: type(of: PMPI_Grequest_complete)) } ?? { _ in MPILibraryLoader.missing("PMPI_Grequest_complete") }
         PMPI_Grequest_start = symbol("PMPI_Grequest_start").map { unsafeBitCast($0, to: type(of: PMPI_Grequest_start)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Grequest_start") }
@@ -502,14 +766,10 @@ enum MPILibrary {
         PMPI_Iallreduce = symbol("PMPI_Iallreduce").map { unsafeBitCast($0, to: type(of: PMPI_Iallreduce)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Iallreduce") }
         PMPI_Ibarrier = symbol("PMPI_Ibarrier").map { unsafeBitCast($0, to: type(of: PMPI_Ibarrier)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Ibarrier") }
         PMPI_Info_get_string = symbol("PMPI_Info_get_string").map { unsafeBitCast($0, to: type(of: PMPI_Info_get_string)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Info_get_string") }
-        PMPI_Iprobe = symbol("PMPI_Iprobe").map { unsafeBitCast($0, to: type(of: PMPI_Iprobe)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Iprobe") }
-        PMPI_Irecv = symbol("PMPI_Irecv").map { unsafeBitCast($0, to: type(of: PMPI_Irecv)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Irecv") }
         PMPI_Pack_c = symbol("PMPI_Pack_c").map { unsafeBitCast($0, to: type(of: PMPI_Pack_c)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Pack_c") }
         PMPI_Reduce_local_c = symbol("PMPI_Reduce_local_c").map { unsafeBitCast($0, to: type(of: PMPI_Reduce_local_c)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Reduce_local_c") }
         PMPI_Status_set_cancelled = symbol("PMPI_Status_set_cancelled").map { unsafeBitCast($0, to: type(of: PMPI_Status_set_cancelled)) } ?? { _, _ in MPILibraryLoader.missing("PMPI_Status_set_cancelled") }
         PMPI_Status_set_elements = symbol("PMPI_Status_set_elements").map { unsafeBitCast($0, to: type(of: PMPI_Status_set_elements)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Status_set_elements") }
-        PMPI_Test = symbol("PMPI_Test").map { unsafeBitCast($0, to: type(of: PMPI_Test)) } ?? { _, _, _ in MPILibraryLoader.missing("PMPI_Test") }
-        PMPI_Testall = symbol("PMPI_Testall").map { unsafeBitCast($0, to: type(of: PMPI_Testall)) } ?? { _, _, _, _ in MPILibraryLoader.missing("PMPI_Testall") }
         PMPI_Type_free = symbol("PMPI_Type_free").map { unsafeBitCast($0, to: type(of: PMPI_Type_free)) } ?? { _ in MPILibraryLoader.missing("PMPI_Type_free") }
         PMPI_Type_get_contents = symbol("PMPI_Type_get_contents").map { unsafeBitCast($0, to: type(of: PMPI_Type_get_contents)) } ?? { _, _, _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Type_get_contents") }
         PMPI_Type_get_envelope = symbol("PMPI_Type_get_envelope").map { unsafeBitCast($0, to: type(of: PMPI_Type_get_envelope)) } ?? { _, _, _, _, _ in MPILibraryLoader.missing("PMPI_Type_get_envelope") }
@@ -784,14 +1044,218 @@ public enum Dispatch {
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Alltoallw_c: @convention(c) (UnsafeRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, UnsafeMutableRawPointer?, UnsafePointer<MPI_Count>?, UnsafePointer<MPI_Aint>?, UnsafePointer<MPI_Datatype>?, MPI_Comm) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Alltoallw_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
     }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Send: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Send($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Send_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Send_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Rsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Rsend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Rsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Rsend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ssend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ssend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ssend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ssend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bsend($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bsend_c($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Irsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Irsend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Irsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Irsend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Issend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Issend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Issend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Issend_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ibsend: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ibsend($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ibsend_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ibsend_c($0, $1, $2, $3, $4, $5, $6)
+    }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Recv($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Recv_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Irecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Irecv($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Irecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Irecv_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Sendrecv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Sendrecv($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Sendrecv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Sendrecv_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Sendrecv_replace: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Sendrecv_replace($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Sendrecv_replace_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Sendrecv_replace_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isendrecv: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isendrecv($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isendrecv_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isendrecv_c($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isendrecv_replace: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isendrecv_replace($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Isendrecv_replace_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Isendrecv_replace_c($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Probe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Probe($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Iprobe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Iprobe($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Mprobe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Mprobe($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Improbe: @convention(c) (Int32, Int32, MPI_Comm, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Improbe($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Mrecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Mrecv($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Mrecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Mrecv_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Imrecv: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Imrecv($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Imrecv_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, UnsafeMutablePointer<MPI_Message>?, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Imrecv_c($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Send_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Send_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Send_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Send_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Rsend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Rsend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Rsend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Rsend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ssend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ssend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Ssend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Ssend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bsend_init: @convention(c) (UnsafeRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bsend_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Bsend_init_c: @convention(c) (UnsafeRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Bsend_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv_init: @convention(c) (UnsafeMutableRawPointer?, Int32, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Recv_init($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Recv_init_c: @convention(c) (UnsafeMutableRawPointer?, MPI_Count, MPI_Datatype, Int32, Int32, MPI_Comm, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Recv_init_c($0, $1, $2, $3, $4, $5, $6)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Start: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Start($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Startall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Startall($0, $1)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Request_free: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Request_free($0)
     }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Wait: @convention(c) (UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Wait($0, $1)
     }
     @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Waitall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
         MPILibraryLoader.resolve(); return Dispatch.MPI_Waitall($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Waitany: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Waitany($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Waitsome: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Waitsome($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Test: @convention(c) (UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Test($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Testall: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Testall($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Testany: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Testany($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Testsome: @convention(c) (Int32, UnsafeMutablePointer<MPI_Request>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Testsome($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Request_get_status: @convention(c) (MPI_Request, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Request_get_status($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Cancel: @convention(c) (UnsafeMutablePointer<MPI_Request>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Cancel($0)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_dup: @convention(c) (MPI_Comm, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_dup($0, $1)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_dup_with_info: @convention(c) (MPI_Comm, MPI_Info, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_dup_with_info($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_split: @convention(c) (MPI_Comm, Int32, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_split($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_create: @convention(c) (MPI_Comm, MPI_Group, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_create($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_create_group: @convention(c) (MPI_Comm, MPI_Group, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_create_group($0, $1, $2, $3)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Comm_create_from_group: @convention(c) (MPI_Group, UnsafePointer<CChar>?, MPI_Info, MPI_Errhandler, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Comm_create_from_group($0, $1, $2, $3, $4)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Intercomm_merge: @convention(c) (MPI_Comm, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Intercomm_merge($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Cart_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Cart_create($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Cart_sub: @convention(c) (MPI_Comm, UnsafePointer<Int32>?, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Cart_sub($0, $1, $2)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Graph_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Graph_create($0, $1, $2, $3, $4, $5)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Dist_graph_create: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Info, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Dist_graph_create($0, $1, $2, $3, $4, $5, $6, $7, $8)
+    }
+    @exclusivity(unchecked) nonisolated(unsafe) public static var MPI_Dist_graph_create_adjacent: @convention(c) (MPI_Comm, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, MPI_Info, Int32, UnsafeMutablePointer<MPI_Comm>?) -> Int32 = {
+        MPILibraryLoader.resolve(); return Dispatch.MPI_Dist_graph_create_adjacent($0, $1, $2, $3, $4, $5, $6, $7, $8, $9)
     }
 
     /// Sends each MPI_X to the tool's MPI_X when `tool` finds one, to the served function otherwise.
@@ -881,9 +1345,77 @@ public enum Dispatch {
         MPI_Alltoall_c = tool("MPI_Alltoall_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoall_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in Collectives.alltoall(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Alltoall_c(a0, a1, a2, a3, a4, a5, a6) }) }
         MPI_Alltoallw = tool("MPI_Alltoallw").map { unsafeBitCast($0, to: type(of: MPI_Alltoallw)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in Collectives.alltoallw(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Alltoallw(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
         MPI_Alltoallw_c = tool("MPI_Alltoallw_c").map { unsafeBitCast($0, to: type(of: MPI_Alltoallw_c)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in Collectives.alltoallw(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Alltoallw_c(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
-        MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { a0, a1, a2, a3, a4, a5, a6 in BlockingCalls.receive(a0, a1, a2, a3, a4, a5, a6) }
-        MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { a0, a1 in BlockingCalls.wait(a0, a1) }
-        MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { a0, a1, a2 in BlockingCalls.waitAll(a0, a1, a2) }
+        MPI_Send = tool("MPI_Send").map { unsafeBitCast($0, to: type(of: MPI_Send)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.send(a0, a1, a2, a3, a4, a5, forward: { PMPI_Send(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Send_c = tool("MPI_Send_c").map { unsafeBitCast($0, to: type(of: MPI_Send_c)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.send(a0, a1, a2, a3, a4, a5, forward: { PMPI_Send_c(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Rsend = tool("MPI_Rsend").map { unsafeBitCast($0, to: type(of: MPI_Rsend)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.send(a0, a1, a2, a3, a4, a5, forward: { PMPI_Rsend(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Rsend_c = tool("MPI_Rsend_c").map { unsafeBitCast($0, to: type(of: MPI_Rsend_c)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.send(a0, a1, a2, a3, a4, a5, forward: { PMPI_Rsend_c(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Ssend = tool("MPI_Ssend").map { unsafeBitCast($0, to: type(of: MPI_Ssend)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.synchronousSend(a0, a1, a2, a3, a4, a5, forward: { PMPI_Ssend(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Ssend_c = tool("MPI_Ssend_c").map { unsafeBitCast($0, to: type(of: MPI_Ssend_c)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.synchronousSend(a0, a1, a2, a3, a4, a5, forward: { PMPI_Ssend_c(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Bsend = tool("MPI_Bsend").map { unsafeBitCast($0, to: type(of: MPI_Bsend)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.bufferedSend(a0, a1, a2, a3, a4, a5, forward: { PMPI_Bsend(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Bsend_c = tool("MPI_Bsend_c").map { unsafeBitCast($0, to: type(of: MPI_Bsend_c)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.bufferedSend(a0, a1, a2, a3, a4, a5, forward: { PMPI_Bsend_c(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Isend = tool("MPI_Isend").map { unsafeBitCast($0, to: type(of: MPI_Isend)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Isend(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Isend_c = tool("MPI_Isend_c").map { unsafeBitCast($0, to: type(of: MPI_Isend_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Isend_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Irsend = tool("MPI_Irsend").map { unsafeBitCast($0, to: type(of: MPI_Irsend)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Irsend(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Irsend_c = tool("MPI_Irsend_c").map { unsafeBitCast($0, to: type(of: MPI_Irsend_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Irsend_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Issend = tool("MPI_Issend").map { unsafeBitCast($0, to: type(of: MPI_Issend)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSynchronousSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Issend(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Issend_c = tool("MPI_Issend_c").map { unsafeBitCast($0, to: type(of: MPI_Issend_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startSynchronousSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Issend_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Ibsend = tool("MPI_Ibsend").map { unsafeBitCast($0, to: type(of: MPI_Ibsend)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startBufferedSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Ibsend(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Ibsend_c = tool("MPI_Ibsend_c").map { unsafeBitCast($0, to: type(of: MPI_Ibsend_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startBufferedSend(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Ibsend_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Recv = tool("MPI_Recv").map { unsafeBitCast($0, to: type(of: MPI_Recv)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.receive(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Recv(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Recv_c = tool("MPI_Recv_c").map { unsafeBitCast($0, to: type(of: MPI_Recv_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.receive(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Recv_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Irecv = tool("MPI_Irecv").map { unsafeBitCast($0, to: type(of: MPI_Irecv)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startReceive(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Irecv(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Irecv_c = tool("MPI_Irecv_c").map { unsafeBitCast($0, to: type(of: MPI_Irecv_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.startReceive(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Irecv_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Sendrecv = tool("MPI_Sendrecv").map { unsafeBitCast($0, to: type(of: MPI_Sendrecv)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 in PointToPoint.sendReceive(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, forward: { PMPI_Sendrecv(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) }) }
+        MPI_Sendrecv_c = tool("MPI_Sendrecv_c").map { unsafeBitCast($0, to: type(of: MPI_Sendrecv_c)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 in PointToPoint.sendReceive(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, forward: { PMPI_Sendrecv_c(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) }) }
+        MPI_Sendrecv_replace = tool("MPI_Sendrecv_replace").map { unsafeBitCast($0, to: type(of: MPI_Sendrecv_replace)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in PointToPoint.sendReceiveReplace(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Sendrecv_replace(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
+        MPI_Sendrecv_replace_c = tool("MPI_Sendrecv_replace_c").map { unsafeBitCast($0, to: type(of: MPI_Sendrecv_replace_c)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in PointToPoint.sendReceiveReplace(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Sendrecv_replace_c(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
+        MPI_Isendrecv = tool("MPI_Isendrecv").map { unsafeBitCast($0, to: type(of: MPI_Isendrecv)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 in PointToPoint.startExchange(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, forward: { PMPI_Isendrecv(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) }) }
+        MPI_Isendrecv_c = tool("MPI_Isendrecv_c").map { unsafeBitCast($0, to: type(of: MPI_Isendrecv_c)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 in PointToPoint.startExchange(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, forward: { PMPI_Isendrecv_c(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) }) }
+        MPI_Isendrecv_replace = tool("MPI_Isendrecv_replace").map { unsafeBitCast($0, to: type(of: MPI_Isendrecv_replace)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in PointToPoint.startExchangeReplace(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Isendrecv_replace(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
+        MPI_Isendrecv_replace_c = tool("MPI_Isendrecv_replace_c").map { unsafeBitCast($0, to: type(of: MPI_Isendrecv_replace_c)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in PointToPoint.startExchangeReplace(a0, a1, a2, a3, a4, a5, a6, a7, a8, forward: { PMPI_Isendrecv_replace_c(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
+        MPI_Probe = tool("MPI_Probe").map { unsafeBitCast($0, to: type(of: MPI_Probe)) } ?? { a0, a1, a2, a3 in PointToPoint.probe(a0, a1, a2, a3) }
+        MPI_Iprobe = tool("MPI_Iprobe").map { unsafeBitCast($0, to: type(of: MPI_Iprobe)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.probeNonblocking(a0, a1, a2, a3, a4) }
+        MPI_Mprobe = tool("MPI_Mprobe").map { unsafeBitCast($0, to: type(of: MPI_Mprobe)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.matchedProbe(a0, a1, a2, a3, a4) }
+        MPI_Improbe = tool("MPI_Improbe").map { unsafeBitCast($0, to: type(of: MPI_Improbe)) } ?? { a0, a1, a2, a3, a4, a5 in PointToPoint.matchedProbeNonblocking(a0, a1, a2, a3, a4, a5) }
+        MPI_Mrecv = tool("MPI_Mrecv").map { unsafeBitCast($0, to: type(of: MPI_Mrecv)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.matchedReceive(a0, a1, a2, a3, a4, forward: { PMPI_Mrecv(a0, a1, a2, a3, a4) }) }
+        MPI_Mrecv_c = tool("MPI_Mrecv_c").map { unsafeBitCast($0, to: type(of: MPI_Mrecv_c)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.matchedReceive(a0, a1, a2, a3, a4, forward: { PMPI_Mrecv_c(a0, a1, a2, a3, a4) }) }
+        MPI_Imrecv = tool("MPI_Imrecv").map { unsafeBitCast($0, to: type(of: MPI_Imrecv)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.startMatchedReceive(a0, a1, a2, a3, a4, forward: { PMPI_Imrecv(a0, a1, a2, a3, a4) }) }
+        MPI_Imrecv_c = tool("MPI_Imrecv_c").map { unsafeBitCast($0, to: type(of: MPI_Imrecv_c)) } ?? { a0, a1, a2, a3, a4 in PointToPoint.startMatchedReceive(a0, a1, a2, a3, a4, forward: { PMPI_Imrecv_c(a0, a1, a2, a3, a4) }) }
+        MPI_Send_init = tool("MPI_Send_init").map { unsafeBitCast($0, to: type(of: MPI_Send_init)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.sendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Send_init(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Send_init_c = tool("MPI_Send_init_c").map { unsafeBitCast($0, to: type(of: MPI_Send_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.sendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Send_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Rsend_init = tool("MPI_Rsend_init").map { unsafeBitCast($0, to: type(of: MPI_Rsend_init)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.sendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Rsend_init(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Rsend_init_c = tool("MPI_Rsend_init_c").map { unsafeBitCast($0, to: type(of: MPI_Rsend_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.sendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Rsend_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Ssend_init = tool("MPI_Ssend_init").map { unsafeBitCast($0, to: type(of: MPI_Ssend_init)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.synchronousSendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Ssend_init(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Ssend_init_c = tool("MPI_Ssend_init_c").map { unsafeBitCast($0, to: type(of: MPI_Ssend_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.synchronousSendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Ssend_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Bsend_init = tool("MPI_Bsend_init").map { unsafeBitCast($0, to: type(of: MPI_Bsend_init)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.bufferedSendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Bsend_init(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Bsend_init_c = tool("MPI_Bsend_init_c").map { unsafeBitCast($0, to: type(of: MPI_Bsend_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.bufferedSendInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Bsend_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Recv_init = tool("MPI_Recv_init").map { unsafeBitCast($0, to: type(of: MPI_Recv_init)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.receiveInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Recv_init(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Recv_init_c = tool("MPI_Recv_init_c").map { unsafeBitCast($0, to: type(of: MPI_Recv_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.receiveInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Recv_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
+        MPI_Start = tool("MPI_Start").map { unsafeBitCast($0, to: type(of: MPI_Start)) } ?? { a0 in PersistentRequests.start(a0) }
+        MPI_Startall = tool("MPI_Startall").map { unsafeBitCast($0, to: type(of: MPI_Startall)) } ?? { a0, a1 in PersistentRequests.startAll(a0, a1) }
+        MPI_Request_free = tool("MPI_Request_free").map { unsafeBitCast($0, to: type(of: MPI_Request_free)) } ?? { a0 in PersistentRequests.free(a0) }
+        MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { a0, a1 in Requests.wait(a0, a1) }
+        MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { a0, a1, a2 in Requests.waitAll(a0, a1, a2) }
+        MPI_Waitany = tool("MPI_Waitany").map { unsafeBitCast($0, to: type(of: MPI_Waitany)) } ?? { a0, a1, a2, a3 in Requests.waitAny(a0, a1, a2, a3) }
+        MPI_Waitsome = tool("MPI_Waitsome").map { unsafeBitCast($0, to: type(of: MPI_Waitsome)) } ?? { a0, a1, a2, a3, a4 in Requests.waitSome(a0, a1, a2, a3, a4) }
+        MPI_Test = tool("MPI_Test").map { unsafeBitCast($0, to: type(of: MPI_Test)) } ?? { a0, a1, a2 in Requests.test(a0, a1, a2) }
+        MPI_Testall = tool("MPI_Testall").map { unsafeBitCast($0, to: type(of: MPI_Testall)) } ?? { a0, a1, a2, a3 in Requests.testAll(a0, a1, a2, a3) }
+        MPI_Testany = tool("MPI_Testany").map { unsafeBitCast($0, to: type(of: MPI_Testany)) } ?? { a0, a1, a2, a3, a4 in Requests.testAny(a0, a1, a2, a3, a4) }
+        MPI_Testsome = tool("MPI_Testsome").map { unsafeBitCast($0, to: type(of: MPI_Testsome)) } ?? { a0, a1, a2, a3, a4 in Requests.testSome(a0, a1, a2, a3, a4) }
+        MPI_Request_get_status = tool("MPI_Request_get_status").map { unsafeBitCast($0, to: type(of: MPI_Request_get_status)) } ?? { a0, a1, a2 in Requests.status(a0, a1, a2) }
+        MPI_Cancel = tool("MPI_Cancel").map { unsafeBitCast($0, to: type(of: MPI_Cancel)) } ?? { a0 in Requests.cancel(a0) }
+        MPI_Comm_dup = tool("MPI_Comm_dup").map { unsafeBitCast($0, to: type(of: MPI_Comm_dup)) } ?? { a0, a1 in CommunicatorCreation.made(a1, { PMPI_Comm_dup(a0, a1) }) }
+        MPI_Comm_dup_with_info = tool("MPI_Comm_dup_with_info").map { unsafeBitCast($0, to: type(of: MPI_Comm_dup_with_info)) } ?? { a0, a1, a2 in CommunicatorCreation.made(a2, { PMPI_Comm_dup_with_info(a0, a1, a2) }) }
+        MPI_Comm_split = tool("MPI_Comm_split").map { unsafeBitCast($0, to: type(of: MPI_Comm_split)) } ?? { a0, a1, a2, a3 in CommunicatorCreation.made(a3, { PMPI_Comm_split(a0, a1, a2, a3) }) }
+        MPI_Comm_create = tool("MPI_Comm_create").map { unsafeBitCast($0, to: type(of: MPI_Comm_create)) } ?? { a0, a1, a2 in CommunicatorCreation.made(a2, { PMPI_Comm_create(a0, a1, a2) }) }
+        MPI_Comm_create_group = tool("MPI_Comm_create_group").map { unsafeBitCast($0, to: type(of: MPI_Comm_create_group)) } ?? { a0, a1, a2, a3 in CommunicatorCreation.made(a3, { PMPI_Comm_create_group(a0, a1, a2, a3) }) }
+        MPI_Comm_create_from_group = tool("MPI_Comm_create_from_group").map { unsafeBitCast($0, to: type(of: MPI_Comm_create_from_group)) } ?? { a0, a1, a2, a3, a4 in CommunicatorCreation.made(a4, { PMPI_Comm_create_from_group(a0, a1, a2, a3, a4) }) }
+        MPI_Intercomm_merge = tool("MPI_Intercomm_merge").map { unsafeBitCast($0, to: type(of: MPI_Intercomm_merge)) } ?? { a0, a1, a2 in CommunicatorCreation.made(a2, { PMPI_Intercomm_merge(a0, a1, a2) }) }
+        MPI_Cart_create = tool("MPI_Cart_create").map { unsafeBitCast($0, to: type(of: MPI_Cart_create)) } ?? { a0, a1, a2, a3, a4, a5 in CommunicatorCreation.made(a5, { PMPI_Cart_create(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Cart_sub = tool("MPI_Cart_sub").map { unsafeBitCast($0, to: type(of: MPI_Cart_sub)) } ?? { a0, a1, a2 in CommunicatorCreation.made(a2, { PMPI_Cart_sub(a0, a1, a2) }) }
+        MPI_Graph_create = tool("MPI_Graph_create").map { unsafeBitCast($0, to: type(of: MPI_Graph_create)) } ?? { a0, a1, a2, a3, a4, a5 in CommunicatorCreation.made(a5, { PMPI_Graph_create(a0, a1, a2, a3, a4, a5) }) }
+        MPI_Dist_graph_create = tool("MPI_Dist_graph_create").map { unsafeBitCast($0, to: type(of: MPI_Dist_graph_create)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8 in CommunicatorCreation.made(a8, { PMPI_Dist_graph_create(a0, a1, a2, a3, a4, a5, a6, a7, a8) }) }
+        MPI_Dist_graph_create_adjacent = tool("MPI_Dist_graph_create_adjacent").map { unsafeBitCast($0, to: type(of: MPI_Dist_graph_create_adjacent)) } ?? { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 in CommunicatorCreation.made(a9, { PMPI_Dist_graph_create_adjacent(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) }) }
     }
 }
 
@@ -975,20 +1507,89 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Alltoall_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoallw(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<Int32>?, _ sdispls: UnsafePointer<Int32>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<Int32>?, _ rdispls: UnsafePointer<Int32>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) }
 @inline(__always) @discardableResult func PMPI_Alltoallw_c(_ sendbuf: UnsafeRawPointer?, _ sendcounts: UnsafePointer<MPI_Count>?, _ sdispls: UnsafePointer<MPI_Aint>?, _ sendtypes: UnsafePointer<MPI_Datatype>?, _ recvbuf: UnsafeMutableRawPointer?, _ recvcounts: UnsafePointer<MPI_Count>?, _ rdispls: UnsafePointer<MPI_Aint>?, _ recvtypes: UnsafePointer<MPI_Datatype>?, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) }
+@inline(__always) @discardableResult func PMPI_Send(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Send(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Send_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Send_c(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Rsend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Rsend(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Rsend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Rsend_c(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Ssend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Ssend(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Ssend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Ssend_c(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Bsend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Bsend(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Bsend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Bsend_c(buf, count, datatype, dest, tag, comm) }
+@inline(__always) @discardableResult func PMPI_Isend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isend(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Isend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isend_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Irsend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Irsend(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Irsend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Irsend_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Issend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Issend(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Issend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Issend_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Ibsend(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Ibsend(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Ibsend_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Ibsend_c(buf, count, datatype, dest, tag, comm, request) }
 @inline(__always) @discardableResult func PMPI_Recv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv(buf, count, datatype, source, tag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Recv_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Recv_c(buf, count, datatype, source, tag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Irecv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Irecv(buf, count, datatype, source, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Irecv_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Irecv_c(buf, count, datatype, source, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Sendrecv(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Sendrecv_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Sendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Sendrecv_replace(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Sendrecv_replace_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Sendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Isendrecv(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Isendrecv_c(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Isendrecv_replace(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Isendrecv_replace_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Isendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Probe(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Probe(source, tag, comm, status) }
+@inline(__always) @discardableResult func PMPI_Iprobe(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Iprobe(source, tag, comm, flag, status) }
+@inline(__always) @discardableResult func PMPI_Mprobe(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Mprobe(source, tag, comm, message, status) }
+@inline(__always) @discardableResult func PMPI_Improbe(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Improbe(source, tag, comm, flag, message, status) }
+@inline(__always) @discardableResult func PMPI_Mrecv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Mrecv(buf, count, datatype, message, status) }
+@inline(__always) @discardableResult func PMPI_Mrecv_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Mrecv_c(buf, count, datatype, message, status) }
+@inline(__always) @discardableResult func PMPI_Imrecv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Imrecv(buf, count, datatype, message, request) }
+@inline(__always) @discardableResult func PMPI_Imrecv_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Imrecv_c(buf, count, datatype, message, request) }
+@inline(__always) @discardableResult func PMPI_Send_init(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Send_init(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Send_init_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Send_init_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Rsend_init(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Rsend_init_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Rsend_init_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Ssend_init(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Ssend_init_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Ssend_init_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Bsend_init(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Bsend_init_c(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Bsend_init_c(buf, count, datatype, dest, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Recv_init(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Recv_init(buf, count, datatype, source, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Recv_init_c(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Recv_init_c(buf, count, datatype, source, tag, comm, request) }
+@inline(__always) @discardableResult func PMPI_Start(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Start(request) }
+@inline(__always) @discardableResult func PMPI_Startall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Startall(count, array_of_requests) }
+@inline(__always) @discardableResult func PMPI_Request_free(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Request_free(request) }
 @inline(__always) @discardableResult func PMPI_Wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Wait(request, status) }
 @inline(__always) @discardableResult func PMPI_Waitall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitall(count, array_of_requests, array_of_statuses) }
+@inline(__always) @discardableResult func PMPI_Waitany(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitany(count, array_of_requests, index, status) }
+@inline(__always) @discardableResult func PMPI_Waitsome(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Waitsome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses) }
+@inline(__always) @discardableResult func PMPI_Test(_ request: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Test(request, flag, status) }
+@inline(__always) @discardableResult func PMPI_Testall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Testall(count, array_of_requests, flag, array_of_statuses) }
+@inline(__always) @discardableResult func PMPI_Testany(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Testany(count, array_of_requests, index, flag, status) }
+@inline(__always) @discardableResult func PMPI_Testsome(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Testsome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses) }
+@inline(__always) @discardableResult func PMPI_Request_get_status(_ request: MPI_Request, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Request_get_status(request, flag, status) }
+@inline(__always) @discardableResult func PMPI_Cancel(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Cancel(request) }
+@inline(__always) @discardableResult func PMPI_Comm_dup(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_dup(comm, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_dup_with_info(_ comm: MPI_Comm, _ info: MPI_Info, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_dup_with_info(comm, info, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_split(_ comm: MPI_Comm, _ color: Int32, _ key: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_split(comm, color, key, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_create(_ comm: MPI_Comm, _ group: MPI_Group, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_create(comm, group, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_create_group(_ comm: MPI_Comm, _ group: MPI_Group, _ tag: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_create_group(comm, group, tag, newcomm) }
+@inline(__always) @discardableResult func PMPI_Comm_create_from_group(_ group: MPI_Group, _ stringtag: UnsafePointer<CChar>?, _ info: MPI_Info, _ errhandler: MPI_Errhandler, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_create_from_group(group, stringtag, info, errhandler, newcomm) }
+@inline(__always) @discardableResult func PMPI_Intercomm_merge(_ intercomm: MPI_Comm, _ high: Int32, _ newintracomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Intercomm_merge(intercomm, high, newintracomm) }
+@inline(__always) @discardableResult func PMPI_Cart_create(_ comm_old: MPI_Comm, _ ndims: Int32, _ dims: UnsafePointer<Int32>?, _ periods: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_cart: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Cart_create(comm_old, ndims, dims, periods, reorder, comm_cart) }
+@inline(__always) @discardableResult func PMPI_Cart_sub(_ comm: MPI_Comm, _ remain_dims: UnsafePointer<Int32>?, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Cart_sub(comm, remain_dims, newcomm) }
+@inline(__always) @discardableResult func PMPI_Graph_create(_ comm_old: MPI_Comm, _ nnodes: Int32, _ indx: UnsafePointer<Int32>?, _ edges: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Graph_create(comm_old, nnodes, indx, edges, reorder, comm_graph) }
+@inline(__always) @discardableResult func PMPI_Dist_graph_create(_ comm_old: MPI_Comm, _ n: Int32, _ sources: UnsafePointer<Int32>?, _ degrees: UnsafePointer<Int32>?, _ destinations: UnsafePointer<Int32>?, _ weights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Dist_graph_create(comm_old, n, sources, degrees, destinations, weights, info, reorder, comm_dist_graph) }
+@inline(__always) @discardableResult func PMPI_Dist_graph_create_adjacent(_ comm_old: MPI_Comm, _ indegree: Int32, _ sources: UnsafePointer<Int32>?, _ sourceweights: UnsafePointer<Int32>?, _ outdegree: Int32, _ destinations: UnsafePointer<Int32>?, _ destweights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Dist_graph_create_adjacent(comm_old, indegree, sources, sourceweights, outdegree, destinations, destweights, info, reorder, comm_dist_graph) }
 @inline(__always) @discardableResult func PMPI_Abort(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Abort(comm, errorcode) }
 @inline(__always) @discardableResult func PMPI_Comm_call_errhandler(_ comm: MPI_Comm, _ errorcode: Int32) -> Int32 { MPILibrary.PMPI_Comm_call_errhandler(comm, errorcode) }
-@inline(__always) @discardableResult func PMPI_Comm_dup(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_dup(comm, newcomm) }
 @inline(__always) @discardableResult func PMPI_Comm_create_keyval(_ comm_copy_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> Int32)?, _ comm_delete_attr_fn: (@convention(c) (MPI_Comm, Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32)?, _ comm_keyval: UnsafeMutablePointer<Int32>?, _ extra_state: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_create_keyval(comm_copy_attr_fn, comm_delete_attr_fn, comm_keyval, extra_state) }
 @inline(__always) @discardableResult func PMPI_Comm_set_attr(_ comm: MPI_Comm, _ comm_keyval: Int32, _ attribute_val: UnsafeMutableRawPointer?) -> Int32 { MPILibrary.PMPI_Comm_set_attr(comm, comm_keyval, attribute_val) }
 @inline(__always) @discardableResult func PMPI_Op_commutative(_ op: MPI_Op, _ commute: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Op_commutative(op, commute) }
 @inline(__always) @discardableResult func PMPI_Comm_free(_ comm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_free(comm) }
+@inline(__always) @discardableResult func PMPI_Comm_get_attr(_ comm: MPI_Comm, _ comm_keyval: Int32, _ attribute_val: UnsafeMutableRawPointer?, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_get_attr(comm, comm_keyval, attribute_val, flag) }
+@inline(__always) @discardableResult func PMPI_Get_count_c(_ status: UnsafePointer<MPI_Status>?, _ datatype: MPI_Datatype, _ count: UnsafeMutablePointer<MPI_Count>?) -> Int32 { MPILibrary.PMPI_Get_count_c(status, datatype, count) }
+@inline(__always) @discardableResult func PMPI_Test_cancelled(_ status: UnsafePointer<MPI_Status>?, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Test_cancelled(status, flag) }
 @inline(__always) @discardableResult func PMPI_Comm_group(_ comm: MPI_Comm, _ group: UnsafeMutablePointer<MPI_Group>?) -> Int32 { MPILibrary.PMPI_Comm_group(comm, group) }
 @inline(__always) @discardableResult func PMPI_Comm_rank(_ comm: MPI_Comm, _ rank: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_rank(comm, rank) }
 @inline(__always) @discardableResult func PMPI_Comm_size(_ comm: MPI_Comm, _ size: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_size(comm, size) }
-@inline(__always) @discardableResult func PMPI_Comm_split(_ comm: MPI_Comm, _ color: Int32, _ key: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 { MPILibrary.PMPI_Comm_split(comm, color, key, newcomm) }
 @inline(__always) @discardableResult func PMPI_Comm_test_inter(_ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Comm_test_inter(comm, flag) }
 @inline(__always) @discardableResult func PMPI_Grequest_complete(_ request: MPI_Request) -> Int32 { MPILibrary.PMPI_Grequest_complete(request) }
 @inline(__always) @discardableResult func PMPI_Grequest_start(_ query_fn: (@convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<MPI_Status>?) -> Int32)?, _ free_fn: (@convention(c) (UnsafeMutableRawPointer?) -> Int32)?, _ cancel_fn: (@convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32)?, _ extra_state: UnsafeMutableRawPointer?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Grequest_start(query_fn, free_fn, cancel_fn, extra_state, request) }
@@ -998,14 +1599,10 @@ public enum Dispatch {
 @inline(__always) @discardableResult func PMPI_Iallreduce(_ sendbuf: UnsafeRawPointer?, _ recvbuf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request) }
 @inline(__always) @discardableResult func PMPI_Ibarrier(_ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Ibarrier(comm, request) }
 @inline(__always) @discardableResult func PMPI_Info_get_string(_ info: MPI_Info, _ key: UnsafePointer<CChar>?, _ buflen: UnsafeMutablePointer<Int32>?, _ value: UnsafeMutablePointer<CChar>?, _ flag: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Info_get_string(info, key, buflen, value, flag) }
-@inline(__always) @discardableResult func PMPI_Iprobe(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Iprobe(source, tag, comm, flag, status) }
-@inline(__always) @discardableResult func PMPI_Irecv(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 { MPILibrary.PMPI_Irecv(buf, count, datatype, source, tag, comm, request) }
 @inline(__always) @discardableResult func PMPI_Pack_c(_ inbuf: UnsafeRawPointer?, _ incount: MPI_Count, _ datatype: MPI_Datatype, _ outbuf: UnsafeMutableRawPointer?, _ outsize: MPI_Count, _ position: UnsafeMutablePointer<MPI_Count>?, _ comm: MPI_Comm) -> Int32 { MPILibrary.PMPI_Pack_c(inbuf, incount, datatype, outbuf, outsize, position, comm) }
 @inline(__always) @discardableResult func PMPI_Reduce_local_c(_ inbuf: UnsafeRawPointer?, _ inoutbuf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ op: MPI_Op) -> Int32 { MPILibrary.PMPI_Reduce_local_c(inbuf, inoutbuf, count, datatype, op) }
 @inline(__always) @discardableResult func PMPI_Status_set_cancelled(_ status: UnsafeMutablePointer<MPI_Status>?, _ flag: Int32) -> Int32 { MPILibrary.PMPI_Status_set_cancelled(status, flag) }
 @inline(__always) @discardableResult func PMPI_Status_set_elements(_ status: UnsafeMutablePointer<MPI_Status>?, _ datatype: MPI_Datatype, _ count: Int32) -> Int32 { MPILibrary.PMPI_Status_set_elements(status, datatype, count) }
-@inline(__always) @discardableResult func PMPI_Test(_ request: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Test(request, flag, status) }
-@inline(__always) @discardableResult func PMPI_Testall(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 { MPILibrary.PMPI_Testall(count, array_of_requests, flag, array_of_statuses) }
 @inline(__always) @discardableResult func PMPI_Type_free(_ datatype: UnsafeMutablePointer<MPI_Datatype>?) -> Int32 { MPILibrary.PMPI_Type_free(datatype) }
 @inline(__always) @discardableResult func PMPI_Type_get_contents(_ datatype: MPI_Datatype, _ max_integers: Int32, _ max_addresses: Int32, _ max_datatypes: Int32, _ array_of_integers: UnsafeMutablePointer<Int32>?, _ array_of_addresses: UnsafeMutablePointer<MPI_Aint>?, _ array_of_datatypes: UnsafeMutablePointer<MPI_Datatype>?) -> Int32 { MPILibrary.PMPI_Type_get_contents(datatype, max_integers, max_addresses, max_datatypes, array_of_integers, array_of_addresses, array_of_datatypes) }
 @inline(__always) @discardableResult func PMPI_Type_get_envelope(_ datatype: MPI_Datatype, _ num_integers: UnsafeMutablePointer<Int32>?, _ num_addresses: UnsafeMutablePointer<Int32>?, _ num_datatypes: UnsafeMutablePointer<Int32>?, _ combiner: UnsafeMutablePointer<Int32>?) -> Int32 { MPILibrary.PMPI_Type_get_envelope(datatype, num_integers, num_addresses, num_datatypes, combiner) }

@@ -573,23 +573,478 @@ import CMPI
     Collectives.alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, forward: { PMPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm) })
 }
 
+@_cdecl("MPI_Send") public func MPI_Send_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Send(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Send") public func PMPI_Send_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.send(buf, count, datatype, dest, tag, comm, forward: { PMPI_Send(buf, count, datatype, dest, tag, comm) })
+}
+@_cdecl("MPI_Send_c") public func MPI_Send_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Send_c(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Send_c") public func PMPI_Send_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.send(buf, count, datatype, dest, tag, comm, forward: { PMPI_Send_c(buf, count, datatype, dest, tag, comm) })
+}
+
+@_cdecl("MPI_Rsend") public func MPI_Rsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Rsend(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Rsend") public func PMPI_Rsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.send(buf, count, datatype, dest, tag, comm, forward: { PMPI_Rsend(buf, count, datatype, dest, tag, comm) })
+}
+@_cdecl("MPI_Rsend_c") public func MPI_Rsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Rsend_c(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Rsend_c") public func PMPI_Rsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.send(buf, count, datatype, dest, tag, comm, forward: { PMPI_Rsend_c(buf, count, datatype, dest, tag, comm) })
+}
+
+@_cdecl("MPI_Ssend") public func MPI_Ssend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Ssend(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Ssend") public func PMPI_Ssend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.synchronousSend(buf, count, datatype, dest, tag, comm, forward: { PMPI_Ssend(buf, count, datatype, dest, tag, comm) })
+}
+@_cdecl("MPI_Ssend_c") public func MPI_Ssend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Ssend_c(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Ssend_c") public func PMPI_Ssend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.synchronousSend(buf, count, datatype, dest, tag, comm, forward: { PMPI_Ssend_c(buf, count, datatype, dest, tag, comm) })
+}
+
+@_cdecl("MPI_Bsend") public func MPI_Bsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Bsend(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Bsend") public func PMPI_Bsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.bufferedSend(buf, count, datatype, dest, tag, comm, forward: { PMPI_Bsend(buf, count, datatype, dest, tag, comm) })
+}
+@_cdecl("MPI_Bsend_c") public func MPI_Bsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    Dispatch.MPI_Bsend_c(buf, count, datatype, dest, tag, comm)
+}
+@_cdecl("PMPI_Bsend_c") public func PMPI_Bsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm) -> Int32 {
+    PointToPoint.bufferedSend(buf, count, datatype, dest, tag, comm, forward: { PMPI_Bsend_c(buf, count, datatype, dest, tag, comm) })
+}
+
+@_cdecl("MPI_Isend") public func MPI_Isend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isend(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Isend") public func PMPI_Isend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Isend(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Isend_c") public func MPI_Isend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isend_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Isend_c") public func PMPI_Isend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Isend_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Irsend") public func MPI_Irsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Irsend(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Irsend") public func PMPI_Irsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Irsend(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Irsend_c") public func MPI_Irsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Irsend_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Irsend_c") public func PMPI_Irsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Irsend_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Issend") public func MPI_Issend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Issend(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Issend") public func PMPI_Issend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSynchronousSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Issend(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Issend_c") public func MPI_Issend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Issend_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Issend_c") public func PMPI_Issend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startSynchronousSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Issend_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Ibsend") public func MPI_Ibsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Ibsend(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Ibsend") public func PMPI_Ibsend_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startBufferedSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Ibsend(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Ibsend_c") public func MPI_Ibsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Ibsend_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Ibsend_c") public func PMPI_Ibsend_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startBufferedSend(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Ibsend_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
 @_cdecl("MPI_Recv") public func MPI_Recv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
     Dispatch.MPI_Recv(buf, count, datatype, source, tag, comm, status)
 }
 @_cdecl("PMPI_Recv") public func PMPI_Recv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
-    BlockingCalls.receive(buf, count, datatype, source, tag, comm, status)
+    PointToPoint.receive(buf, count, datatype, source, tag, comm, status, forward: { PMPI_Recv(buf, count, datatype, source, tag, comm, status) })
+}
+@_cdecl("MPI_Recv_c") public func MPI_Recv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Recv_c(buf, count, datatype, source, tag, comm, status)
+}
+@_cdecl("PMPI_Recv_c") public func PMPI_Recv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.receive(buf, count, datatype, source, tag, comm, status, forward: { PMPI_Recv_c(buf, count, datatype, source, tag, comm, status) })
+}
+
+@_cdecl("MPI_Irecv") public func MPI_Irecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Irecv(buf, count, datatype, source, tag, comm, request)
+}
+@_cdecl("PMPI_Irecv") public func PMPI_Irecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startReceive(buf, count, datatype, source, tag, comm, request, forward: { PMPI_Irecv(buf, count, datatype, source, tag, comm, request) })
+}
+@_cdecl("MPI_Irecv_c") public func MPI_Irecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Irecv_c(buf, count, datatype, source, tag, comm, request)
+}
+@_cdecl("PMPI_Irecv_c") public func PMPI_Irecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startReceive(buf, count, datatype, source, tag, comm, request, forward: { PMPI_Irecv_c(buf, count, datatype, source, tag, comm, request) })
+}
+
+@_cdecl("MPI_Sendrecv") public func MPI_Sendrecv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status)
+}
+@_cdecl("PMPI_Sendrecv") public func PMPI_Sendrecv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.sendReceive(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status, forward: { PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status) })
+}
+@_cdecl("MPI_Sendrecv_c") public func MPI_Sendrecv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Sendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status)
+}
+@_cdecl("PMPI_Sendrecv_c") public func PMPI_Sendrecv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.sendReceive(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status, forward: { PMPI_Sendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, status) })
+}
+
+@_cdecl("MPI_Sendrecv_replace") public func MPI_Sendrecv_replace_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, status)
+}
+@_cdecl("PMPI_Sendrecv_replace") public func PMPI_Sendrecv_replace_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.sendReceiveReplace(buf, count, datatype, dest, sendtag, source, recvtag, comm, status, forward: { PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, status) })
+}
+@_cdecl("MPI_Sendrecv_replace_c") public func MPI_Sendrecv_replace_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Sendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, status)
+}
+@_cdecl("PMPI_Sendrecv_replace_c") public func PMPI_Sendrecv_replace_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.sendReceiveReplace(buf, count, datatype, dest, sendtag, source, recvtag, comm, status, forward: { PMPI_Sendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, status) })
+}
+
+@_cdecl("MPI_Isendrecv") public func MPI_Isendrecv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request)
+}
+@_cdecl("PMPI_Isendrecv") public func PMPI_Isendrecv_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: Int32, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: Int32, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startExchange(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request, forward: { PMPI_Isendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request) })
+}
+@_cdecl("MPI_Isendrecv_c") public func MPI_Isendrecv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request)
+}
+@_cdecl("PMPI_Isendrecv_c") public func PMPI_Isendrecv_c_entry(_ sendbuf: UnsafeRawPointer?, _ sendcount: MPI_Count, _ sendtype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ recvbuf: UnsafeMutableRawPointer?, _ recvcount: MPI_Count, _ recvtype: MPI_Datatype, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startExchange(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request, forward: { PMPI_Isendrecv_c(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag, comm, request) })
+}
+
+@_cdecl("MPI_Isendrecv_replace") public func MPI_Isendrecv_replace_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, request)
+}
+@_cdecl("PMPI_Isendrecv_replace") public func PMPI_Isendrecv_replace_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startExchangeReplace(buf, count, datatype, dest, sendtag, source, recvtag, comm, request, forward: { PMPI_Isendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, request) })
+}
+@_cdecl("MPI_Isendrecv_replace_c") public func MPI_Isendrecv_replace_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Isendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, request)
+}
+@_cdecl("PMPI_Isendrecv_replace_c") public func PMPI_Isendrecv_replace_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ sendtag: Int32, _ source: Int32, _ recvtag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startExchangeReplace(buf, count, datatype, dest, sendtag, source, recvtag, comm, request, forward: { PMPI_Isendrecv_replace_c(buf, count, datatype, dest, sendtag, source, recvtag, comm, request) })
+}
+
+@_cdecl("MPI_Probe") public func MPI_Probe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Probe(source, tag, comm, status)
+}
+@_cdecl("PMPI_Probe") public func PMPI_Probe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.probe(source, tag, comm, status)
+}
+
+@_cdecl("MPI_Iprobe") public func MPI_Iprobe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Iprobe(source, tag, comm, flag, status)
+}
+@_cdecl("PMPI_Iprobe") public func PMPI_Iprobe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.probeNonblocking(source, tag, comm, flag, status)
+}
+
+@_cdecl("MPI_Mprobe") public func MPI_Mprobe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Mprobe(source, tag, comm, message, status)
+}
+@_cdecl("PMPI_Mprobe") public func PMPI_Mprobe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.matchedProbe(source, tag, comm, message, status)
+}
+
+@_cdecl("MPI_Improbe") public func MPI_Improbe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Improbe(source, tag, comm, flag, message, status)
+}
+@_cdecl("PMPI_Improbe") public func PMPI_Improbe_entry(_ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ flag: UnsafeMutablePointer<Int32>?, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.matchedProbeNonblocking(source, tag, comm, flag, message, status)
+}
+
+@_cdecl("MPI_Mrecv") public func MPI_Mrecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Mrecv(buf, count, datatype, message, status)
+}
+@_cdecl("PMPI_Mrecv") public func PMPI_Mrecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.matchedReceive(buf, count, datatype, message, status, forward: { PMPI_Mrecv(buf, count, datatype, message, status) })
+}
+@_cdecl("MPI_Mrecv_c") public func MPI_Mrecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Mrecv_c(buf, count, datatype, message, status)
+}
+@_cdecl("PMPI_Mrecv_c") public func PMPI_Mrecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    PointToPoint.matchedReceive(buf, count, datatype, message, status, forward: { PMPI_Mrecv_c(buf, count, datatype, message, status) })
+}
+
+@_cdecl("MPI_Imrecv") public func MPI_Imrecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Imrecv(buf, count, datatype, message, request)
+}
+@_cdecl("PMPI_Imrecv") public func PMPI_Imrecv_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startMatchedReceive(buf, count, datatype, message, request, forward: { PMPI_Imrecv(buf, count, datatype, message, request) })
+}
+@_cdecl("MPI_Imrecv_c") public func MPI_Imrecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Imrecv_c(buf, count, datatype, message, request)
+}
+@_cdecl("PMPI_Imrecv_c") public func PMPI_Imrecv_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ message: UnsafeMutablePointer<MPI_Message>?, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.startMatchedReceive(buf, count, datatype, message, request, forward: { PMPI_Imrecv_c(buf, count, datatype, message, request) })
+}
+
+@_cdecl("MPI_Send_init") public func MPI_Send_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Send_init(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Send_init") public func PMPI_Send_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.sendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Send_init(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Send_init_c") public func MPI_Send_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Send_init_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Send_init_c") public func PMPI_Send_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.sendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Send_init_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Rsend_init") public func MPI_Rsend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Rsend_init(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Rsend_init") public func PMPI_Rsend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.sendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Rsend_init_c") public func MPI_Rsend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Rsend_init_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Rsend_init_c") public func PMPI_Rsend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.sendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Rsend_init_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Ssend_init") public func MPI_Ssend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Ssend_init(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Ssend_init") public func PMPI_Ssend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.synchronousSendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Ssend_init_c") public func MPI_Ssend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Ssend_init_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Ssend_init_c") public func PMPI_Ssend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.synchronousSendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Ssend_init_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Bsend_init") public func MPI_Bsend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Bsend_init(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Bsend_init") public func PMPI_Bsend_init_entry(_ buf: UnsafeRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.bufferedSendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, request) })
+}
+@_cdecl("MPI_Bsend_init_c") public func MPI_Bsend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Bsend_init_c(buf, count, datatype, dest, tag, comm, request)
+}
+@_cdecl("PMPI_Bsend_init_c") public func PMPI_Bsend_init_c_entry(_ buf: UnsafeRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ dest: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.bufferedSendInit(buf, count, datatype, dest, tag, comm, request, forward: { PMPI_Bsend_init_c(buf, count, datatype, dest, tag, comm, request) })
+}
+
+@_cdecl("MPI_Recv_init") public func MPI_Recv_init_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Recv_init(buf, count, datatype, source, tag, comm, request)
+}
+@_cdecl("PMPI_Recv_init") public func PMPI_Recv_init_entry(_ buf: UnsafeMutableRawPointer?, _ count: Int32, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.receiveInit(buf, count, datatype, source, tag, comm, request, forward: { PMPI_Recv_init(buf, count, datatype, source, tag, comm, request) })
+}
+@_cdecl("MPI_Recv_init_c") public func MPI_Recv_init_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Recv_init_c(buf, count, datatype, source, tag, comm, request)
+}
+@_cdecl("PMPI_Recv_init_c") public func PMPI_Recv_init_c_entry(_ buf: UnsafeMutableRawPointer?, _ count: MPI_Count, _ datatype: MPI_Datatype, _ source: Int32, _ tag: Int32, _ comm: MPI_Comm, _ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PointToPoint.receiveInit(buf, count, datatype, source, tag, comm, request, forward: { PMPI_Recv_init_c(buf, count, datatype, source, tag, comm, request) })
+}
+
+@_cdecl("MPI_Start") public func MPI_Start_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Start(request)
+}
+@_cdecl("PMPI_Start") public func PMPI_Start_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PersistentRequests.start(request)
+}
+
+@_cdecl("MPI_Startall") public func MPI_Startall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Startall(count, array_of_requests)
+}
+@_cdecl("PMPI_Startall") public func PMPI_Startall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PersistentRequests.startAll(count, array_of_requests)
+}
+
+@_cdecl("MPI_Request_free") public func MPI_Request_free_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Request_free(request)
+}
+@_cdecl("PMPI_Request_free") public func PMPI_Request_free_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    PersistentRequests.free(request)
 }
 
 @_cdecl("MPI_Wait") public func MPI_Wait_entry(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
     Dispatch.MPI_Wait(request, status)
 }
 @_cdecl("PMPI_Wait") public func PMPI_Wait_entry(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
-    BlockingCalls.wait(request, status)
+    Requests.wait(request, status)
 }
 
 @_cdecl("MPI_Waitall") public func MPI_Waitall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
     Dispatch.MPI_Waitall(count, array_of_requests, array_of_statuses)
 }
 @_cdecl("PMPI_Waitall") public func PMPI_Waitall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
-    BlockingCalls.waitAll(count, array_of_requests, array_of_statuses)
+    Requests.waitAll(count, array_of_requests, array_of_statuses)
+}
+
+@_cdecl("MPI_Waitany") public func MPI_Waitany_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Waitany(count, array_of_requests, index, status)
+}
+@_cdecl("PMPI_Waitany") public func PMPI_Waitany_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.waitAny(count, array_of_requests, index, status)
+}
+
+@_cdecl("MPI_Waitsome") public func MPI_Waitsome_entry(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Waitsome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses)
+}
+@_cdecl("PMPI_Waitsome") public func PMPI_Waitsome_entry(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.waitSome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses)
+}
+
+@_cdecl("MPI_Test") public func MPI_Test_entry(_ request: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Test(request, flag, status)
+}
+@_cdecl("PMPI_Test") public func PMPI_Test_entry(_ request: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.test(request, flag, status)
+}
+
+@_cdecl("MPI_Testall") public func MPI_Testall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Testall(count, array_of_requests, flag, array_of_statuses)
+}
+@_cdecl("PMPI_Testall") public func PMPI_Testall_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.testAll(count, array_of_requests, flag, array_of_statuses)
+}
+
+@_cdecl("MPI_Testany") public func MPI_Testany_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Testany(count, array_of_requests, index, flag, status)
+}
+@_cdecl("PMPI_Testany") public func PMPI_Testany_entry(_ count: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.testAny(count, array_of_requests, index, flag, status)
+}
+
+@_cdecl("MPI_Testsome") public func MPI_Testsome_entry(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Testsome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses)
+}
+@_cdecl("PMPI_Testsome") public func PMPI_Testsome_entry(_ incount: Int32, _ array_of_requests: UnsafeMutablePointer<MPI_Request>?, _ outcount: UnsafeMutablePointer<Int32>?, _ array_of_indices: UnsafeMutablePointer<Int32>?, _ array_of_statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.testSome(incount, array_of_requests, outcount, array_of_indices, array_of_statuses)
+}
+
+@_cdecl("MPI_Request_get_status") public func MPI_Request_get_status_entry(_ request: MPI_Request, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Dispatch.MPI_Request_get_status(request, flag, status)
+}
+@_cdecl("PMPI_Request_get_status") public func PMPI_Request_get_status_entry(_ request: MPI_Request, _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+    Requests.status(request, flag, status)
+}
+
+@_cdecl("MPI_Cancel") public func MPI_Cancel_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Dispatch.MPI_Cancel(request)
+}
+@_cdecl("PMPI_Cancel") public func PMPI_Cancel_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+    Requests.cancel(request)
+}
+
+@_cdecl("MPI_Comm_dup") public func MPI_Comm_dup_entry(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_dup(comm, newcomm)
+}
+@_cdecl("PMPI_Comm_dup") public func PMPI_Comm_dup_entry(_ comm: MPI_Comm, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_dup(comm, newcomm) })
+}
+
+@_cdecl("MPI_Comm_dup_with_info") public func MPI_Comm_dup_with_info_entry(_ comm: MPI_Comm, _ info: MPI_Info, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_dup_with_info(comm, info, newcomm)
+}
+@_cdecl("PMPI_Comm_dup_with_info") public func PMPI_Comm_dup_with_info_entry(_ comm: MPI_Comm, _ info: MPI_Info, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_dup_with_info(comm, info, newcomm) })
+}
+
+@_cdecl("MPI_Comm_split") public func MPI_Comm_split_entry(_ comm: MPI_Comm, _ color: Int32, _ key: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_split(comm, color, key, newcomm)
+}
+@_cdecl("PMPI_Comm_split") public func PMPI_Comm_split_entry(_ comm: MPI_Comm, _ color: Int32, _ key: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_split(comm, color, key, newcomm) })
+}
+
+@_cdecl("MPI_Comm_create") public func MPI_Comm_create_entry(_ comm: MPI_Comm, _ group: MPI_Group, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_create(comm, group, newcomm)
+}
+@_cdecl("PMPI_Comm_create") public func PMPI_Comm_create_entry(_ comm: MPI_Comm, _ group: MPI_Group, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_create(comm, group, newcomm) })
+}
+
+@_cdecl("MPI_Comm_create_group") public func MPI_Comm_create_group_entry(_ comm: MPI_Comm, _ group: MPI_Group, _ tag: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_create_group(comm, group, tag, newcomm)
+}
+@_cdecl("PMPI_Comm_create_group") public func PMPI_Comm_create_group_entry(_ comm: MPI_Comm, _ group: MPI_Group, _ tag: Int32, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_create_group(comm, group, tag, newcomm) })
+}
+
+@_cdecl("MPI_Comm_create_from_group") public func MPI_Comm_create_from_group_entry(_ group: MPI_Group, _ stringtag: UnsafePointer<CChar>?, _ info: MPI_Info, _ errhandler: MPI_Errhandler, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Comm_create_from_group(group, stringtag, info, errhandler, newcomm)
+}
+@_cdecl("PMPI_Comm_create_from_group") public func PMPI_Comm_create_from_group_entry(_ group: MPI_Group, _ stringtag: UnsafePointer<CChar>?, _ info: MPI_Info, _ errhandler: MPI_Errhandler, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Comm_create_from_group(group, stringtag, info, errhandler, newcomm) })
+}
+
+@_cdecl("MPI_Intercomm_merge") public func MPI_Intercomm_merge_entry(_ intercomm: MPI_Comm, _ high: Int32, _ newintracomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Intercomm_merge(intercomm, high, newintracomm)
+}
+@_cdecl("PMPI_Intercomm_merge") public func PMPI_Intercomm_merge_entry(_ intercomm: MPI_Comm, _ high: Int32, _ newintracomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newintracomm, { PMPI_Intercomm_merge(intercomm, high, newintracomm) })
+}
+
+@_cdecl("MPI_Cart_create") public func MPI_Cart_create_entry(_ comm_old: MPI_Comm, _ ndims: Int32, _ dims: UnsafePointer<Int32>?, _ periods: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_cart: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Cart_create(comm_old, ndims, dims, periods, reorder, comm_cart)
+}
+@_cdecl("PMPI_Cart_create") public func PMPI_Cart_create_entry(_ comm_old: MPI_Comm, _ ndims: Int32, _ dims: UnsafePointer<Int32>?, _ periods: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_cart: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(comm_cart, { PMPI_Cart_create(comm_old, ndims, dims, periods, reorder, comm_cart) })
+}
+
+@_cdecl("MPI_Cart_sub") public func MPI_Cart_sub_entry(_ comm: MPI_Comm, _ remain_dims: UnsafePointer<Int32>?, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Cart_sub(comm, remain_dims, newcomm)
+}
+@_cdecl("PMPI_Cart_sub") public func PMPI_Cart_sub_entry(_ comm: MPI_Comm, _ remain_dims: UnsafePointer<Int32>?, _ newcomm: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(newcomm, { PMPI_Cart_sub(comm, remain_dims, newcomm) })
+}
+
+@_cdecl("MPI_Graph_create") public func MPI_Graph_create_entry(_ comm_old: MPI_Comm, _ nnodes: Int32, _ indx: UnsafePointer<Int32>?, _ edges: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Graph_create(comm_old, nnodes, indx, edges, reorder, comm_graph)
+}
+@_cdecl("PMPI_Graph_create") public func PMPI_Graph_create_entry(_ comm_old: MPI_Comm, _ nnodes: Int32, _ indx: UnsafePointer<Int32>?, _ edges: UnsafePointer<Int32>?, _ reorder: Int32, _ comm_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(comm_graph, { PMPI_Graph_create(comm_old, nnodes, indx, edges, reorder, comm_graph) })
+}
+
+@_cdecl("MPI_Dist_graph_create") public func MPI_Dist_graph_create_entry(_ comm_old: MPI_Comm, _ n: Int32, _ sources: UnsafePointer<Int32>?, _ degrees: UnsafePointer<Int32>?, _ destinations: UnsafePointer<Int32>?, _ weights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Dist_graph_create(comm_old, n, sources, degrees, destinations, weights, info, reorder, comm_dist_graph)
+}
+@_cdecl("PMPI_Dist_graph_create") public func PMPI_Dist_graph_create_entry(_ comm_old: MPI_Comm, _ n: Int32, _ sources: UnsafePointer<Int32>?, _ degrees: UnsafePointer<Int32>?, _ destinations: UnsafePointer<Int32>?, _ weights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(comm_dist_graph, { PMPI_Dist_graph_create(comm_old, n, sources, degrees, destinations, weights, info, reorder, comm_dist_graph) })
+}
+
+@_cdecl("MPI_Dist_graph_create_adjacent") public func MPI_Dist_graph_create_adjacent_entry(_ comm_old: MPI_Comm, _ indegree: Int32, _ sources: UnsafePointer<Int32>?, _ sourceweights: UnsafePointer<Int32>?, _ outdegree: Int32, _ destinations: UnsafePointer<Int32>?, _ destweights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    Dispatch.MPI_Dist_graph_create_adjacent(comm_old, indegree, sources, sourceweights, outdegree, destinations, destweights, info, reorder, comm_dist_graph)
+}
+@_cdecl("PMPI_Dist_graph_create_adjacent") public func PMPI_Dist_graph_create_adjacent_entry(_ comm_old: MPI_Comm, _ indegree: Int32, _ sources: UnsafePointer<Int32>?, _ sourceweights: UnsafePointer<Int32>?, _ outdegree: Int32, _ destinations: UnsafePointer<Int32>?, _ destweights: UnsafePointer<Int32>?, _ info: MPI_Info, _ reorder: Int32, _ comm_dist_graph: UnsafeMutablePointer<MPI_Comm>?) -> Int32 {
+    CommunicatorCreation.made(comm_dist_graph, { PMPI_Dist_graph_create_adjacent(comm_old, indegree, sources, sourceweights, outdegree, destinations, destweights, info, reorder, comm_dist_graph) })
 }

@@ -1,0 +1,269 @@
+import CMPI
+import Glibc
+
+/// The requests of the layer's nonblocking operations, and the wait and test functions.
+///
+/// A request is an MPICH generalized request (MPI_Grequest_start) whose extra state is the
+/// operation: MPICH's own wait, test, free, cancel and get_status functions take it alongside
+/// any of MPICH's requests, in any array. MPICH cannot see the engine's progress, so while point-
+/// to-point is served every wait is a loop of engine progress and MPICH's nonblocking test,
+/// and every test makes one round of progress first; completed operations are announced to MPICH
+/// (MPI_Grequest_complete) from inside those calls, the only threads allowed to call MPI.
+/// Without point-to-point in the region these are the calls of BlockingCalls, or MPICH's.
+public enum Requests {
+    /// Gives a pooled operation its generalized request.
+    static func start(_ operation: UnsafeMutablePointer<MessageOperation>) -> Int32 {
+        var request = MPI_REQUEST_NULL
+        let code = PMPI_Grequest_start(query, release, cancel, UnsafeMutableRawPointer(operation), &request)
+        operation.pointee.request = request
+        return code
+    }
+
+    /// MPICH asks for the status of a completed operation (MPI_Wait, MPI_Test, ...).
+    private static let query: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<MPI_Status>?) -> Int32 = { state, status in
+        let operation = state!.assumingMemoryBound(to: MessageOperation.self)
+        if let status {
+            Messages.fill(status, source: operation.pointee.statusSource, tag: operation.pointee.statusTag,
+                          bytes: operation.pointee.statusBytes, cancelled: operation.pointee.cancelled)
+            status.pointee.MPI_ERROR = operation.pointee.error
+        }
+        return operation.pointee.error
+    }
+
+    /// MPICH frees the request: after its completion was announced and the program waited, tested
+    /// or freed it (MPI's rule for generalized requests).
+    private static let release: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { state in
+        let operation = state!.assumingMemoryBound(to: MessageOperation.self)
+        Messages.lock.withLock { _ in
+            free(operation.pointee.staging)
+            OperationPool.recycle(operation)
+        }
+        return MPI_SUCCESS
+    }
+
+    /// MPI_Cancel: a receive not matched yet is taken out of the posted queue and completes as
+    /// cancelled (announced when MPI_Cancel returns); a send, or a matched receive, completes normally.
+    private static let cancel: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { state, _ in
+        let operation = state!.assumingMemoryBound(to: MessageOperation.self)
+        Messages.lock.withLock { _ in
+            guard operation.pointee.kind == .receive, !operation.pointee.done,
+                  Messages.posted.removeFirst(where: { $0 == operation }) != nil else { return }
+            operation.pointee.cancelled = true
+            Messages.complete(operation)
+        }
+        return MPI_SUCCESS
+    }
+
+    public static func cancel(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        guard Messages.isActive else { return PMPI_Cancel(request) }
+        // MPICH's own request of a persistent operation is complete already: nothing to cancel there.
+        if let request, let persistent = PersistentRequests.lookup(request.pointee) {
+            PersistentRequests.cancel(persistent)
+            return MPI_SUCCESS
+        }
+        let code = PMPI_Cancel(request)
+        Messages.announceCompleted()
+        return code
+    }
+
+    // MARK: Waits
+
+    public static func wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let request else { return BlockingCalls.wait(request, status) }
+        let persistent = PersistentRequests.lookup(request.pointee)
+        let code = waitOne(request, persistent, status)
+        guard code != MPI_SUCCESS, let persistent else { return code }
+        return communicatorError(persistent.pointee.comm, code)
+    }
+
+    /// Waits for one request: the engine's persistent operation first, if it is one.
+    private static func waitOne(_ request: UnsafeMutablePointer<MPI_Request>, _ persistent: UnsafeMutablePointer<PersistentOperation>?,
+                                _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard let persistent else { return polling { PMPI_Test(request, &$0, status) } }
+        if let active = persistent.pointee.active { Messages.waitUntilDone(active) }
+        let code = PMPI_Wait(request, status)
+        return code == MPI_SUCCESS ? PersistentRequests.collect(persistent, status) : code
+    }
+
+    public static func waitAll(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?,
+                               _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, count > 0 else { return BlockingCalls.waitAll(count, requests, statuses) }
+        // One request at a time (as BlockingCalls.waitAll, for the same reason); an error in one
+        // is MPI_ERR_IN_STATUS, with each status's MPI_ERROR telling which.
+        let ignored = statuses == nil || statuses == IVSHMEM_MPI_STATUSES_IGNORE
+        var failed = false
+        for index in 0..<Int(count) {
+            let status = ignored ? IVSHMEM_MPI_STATUS_IGNORE : statuses! + index
+            let code = waitOne(requests + index, PersistentRequests.lookup(requests[index]), status)
+            if code != MPI_SUCCESS {
+                failed = true
+                if !ignored { statuses![index].MPI_ERROR = code }
+            }
+        }
+        return failed ? MPI_ERR_IN_STATUS : MPI_SUCCESS
+    }
+
+    public static func waitAny(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?,
+                               _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, let index, count > 0 else { return PMPI_Waitany(count, requests, index, status) }
+        return polling { testAnyOnce(count, requests, index, &$0, status) }
+    }
+
+    public static func waitSome(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ completed: UnsafeMutablePointer<Int32>?,
+                                _ indices: UnsafeMutablePointer<Int32>?, _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, let completed, let indices, count > 0 else {
+            return PMPI_Waitsome(count, requests, completed, indices, statuses)
+        }
+        return polling { done in
+            let code = testSomeOnce(count, requests, completed, indices, statuses)
+            done = completed.pointee != 0 ? 1 : 0
+            return code
+        }
+    }
+
+    /// Engine progress and `test` in turn until `test` reports completion or an error.
+    private static func polling(_ test: (inout Int32) -> Int32) -> Int32 {
+        var spinner = Spinner()
+        while true {
+            Messages.progress()
+            var done: Int32 = 0
+            let code = test(&done)
+            if code != MPI_SUCCESS || done != 0 { return code }
+            if ProgressAgent.isRunning { ProgressAgent.applyPending() }
+            spinner.pause()
+        }
+    }
+
+    // MARK: Tests: one round of progress, then MPICH's answer
+
+    public static func test(_ request: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?,
+                            _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let request, let flag else { return PMPI_Test(request, flag, status) }
+        Messages.progress()
+        guard let persistent = PersistentRequests.lookup(request.pointee) else { return PMPI_Test(request, flag, status) }
+        if PersistentRequests.isPending(request.pointee) {
+            flag.pointee = 0
+            return MPI_SUCCESS
+        }
+        let code = PMPI_Test(request, flag, status)
+        guard code == MPI_SUCCESS, flag.pointee != 0 else { return code }
+        let error = PersistentRequests.collect(persistent, status)
+        return error == MPI_SUCCESS ? MPI_SUCCESS : communicatorError(persistent.pointee.comm, error)
+    }
+
+    public static func testAll(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ flag: UnsafeMutablePointer<Int32>?,
+                               _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, let flag, count > 0 else { return PMPI_Testall(count, requests, flag, statuses) }
+        Messages.progress()
+        if (0..<Int(count)).contains(where: { PersistentRequests.isPending(requests[$0]) }) {
+            flag.pointee = 0
+            return MPI_SUCCESS
+        }
+        let code = PMPI_Testall(count, requests, flag, statuses)
+        guard code == MPI_SUCCESS, flag.pointee != 0 else { return code }
+        // A completed persistent request keeps its handle, so the engine's are still found.
+        let ignored = statuses == nil || statuses == IVSHMEM_MPI_STATUSES_IGNORE
+        var failed = false
+        for index in 0..<Int(count) {
+            guard let persistent = PersistentRequests.lookup(requests[index]) else { continue }
+            let error = PersistentRequests.collect(persistent, ignored ? IVSHMEM_MPI_STATUS_IGNORE : statuses! + index)
+            failed = failed || error != MPI_SUCCESS
+        }
+        return failed ? MPI_ERR_IN_STATUS : MPI_SUCCESS
+    }
+
+    public static func testAny(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?,
+                               _ flag: UnsafeMutablePointer<Int32>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, let index, let flag, count > 0 else {
+            return PMPI_Testany(count, requests, index, flag, status)
+        }
+        Messages.progress()
+        return testAnyOnce(count, requests, index, &flag.pointee, status)
+    }
+
+    public static func testSome(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ completed: UnsafeMutablePointer<Int32>?,
+                                _ indices: UnsafeMutablePointer<Int32>?, _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let requests, let completed, let indices, count > 0 else {
+            return PMPI_Testsome(count, requests, completed, indices, statuses)
+        }
+        Messages.progress()
+        return testSomeOnce(count, requests, completed, indices, statuses)
+    }
+
+    public static func status(_ request: MPI_Request, _ flag: UnsafeMutablePointer<Int32>?,
+                              _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        guard Messages.isActive, let flag else { return PMPI_Request_get_status(request, flag, status) }
+        Messages.progress()
+        guard let persistent = PersistentRequests.lookup(request) else { return PMPI_Request_get_status(request, flag, status) }
+        if PersistentRequests.isPending(request) {
+            flag.pointee = 0
+            return MPI_SUCCESS
+        }
+        let code = PMPI_Request_get_status(request, flag, status)
+        if code == MPI_SUCCESS, flag.pointee != 0, let active = persistent.pointee.active, let status, status != IVSHMEM_MPI_STATUS_IGNORE {
+            Messages.fill(status, source: active.pointee.statusSource, tag: active.pointee.statusTag,
+                          bytes: active.pointee.statusBytes, cancelled: active.pointee.cancelled)
+        }
+        return code
+    }
+
+    // MARK: Arrays with persistent operations of the engine
+
+    /// One look for any completed request: a persistent operation of the engine that is done
+    /// first, else MPICH's answer with the ones still moving out of its sight.
+    private static func testAnyOnce(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>, _ index: UnsafeMutablePointer<Int32>,
+                                    _ flag: inout Int32, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        if let (done, code) = completeDonePersistent(count, requests, status) {
+            index.pointee = done
+            flag = 1
+            return code
+        }
+        var found: Int32 = 0
+        let (code, hidden) = withPendingHidden(count, requests) { PMPI_Testany(count, $0, index, &found, status) }
+        // Nothing active in MPICH's sight, but operations of the engine still moving: not done.
+        flag = hidden && index.pointee == MPI_UNDEFINED ? 0 : found
+        return code
+    }
+
+    private static func testSomeOnce(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>, _ completed: UnsafeMutablePointer<Int32>,
+                                     _ indices: UnsafeMutablePointer<Int32>, _ statuses: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+        let ignored = statuses == nil || statuses == IVSHMEM_MPI_STATUSES_IGNORE
+        if let (done, code) = completeDonePersistent(count, requests, ignored ? IVSHMEM_MPI_STATUS_IGNORE : statuses) {
+            completed.pointee = 1
+            indices[0] = done
+            return code == MPI_SUCCESS ? MPI_SUCCESS : MPI_ERR_IN_STATUS
+        }
+        let (code, hidden) = withPendingHidden(count, requests) { PMPI_Testsome(count, $0, completed, indices, statuses) }
+        if hidden && completed.pointee == MPI_UNDEFINED { completed.pointee = 0 }
+        return code
+    }
+
+    /// Completes through MPICH the first persistent operation of the engine in the array that is
+    /// done (its MPICH request completes at once); its index and error.
+    private static func completeDonePersistent(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>,
+                                               _ status: UnsafeMutablePointer<MPI_Status>?) -> (Int32, Int32)? {
+        for index in 0..<Int(count) {
+            guard let persistent = PersistentRequests.lookup(requests[index]), let active = persistent.pointee.active,
+                  Messages.lock.withLock({ _ in active.pointee.done }) else { continue }
+            let code = PMPI_Wait(requests + index, status)
+            return (Int32(index), code == MPI_SUCCESS ? PersistentRequests.collect(persistent, status) : code)
+        }
+        return nil
+    }
+
+    /// Runs `body` on the array, or, when persistent operations of the engine are still moving
+    /// (MPICH would call their requests complete), on a copy with those set to MPI_REQUEST_NULL,
+    /// copying back what MPICH changed. Also says whether any were hidden.
+    private static func withPendingHidden(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>,
+                                          _ body: (UnsafeMutablePointer<MPI_Request>) -> Int32) -> (Int32, Bool) {
+        let total = Int(count)
+        guard (0..<total).contains(where: { PersistentRequests.isPending(requests[$0]) }) else { return (body(requests), false) }
+        return withUnsafeTemporaryAllocation(of: MPI_Request.self, capacity: total) { copy in
+            let hidden = (0..<total).map { PersistentRequests.isPending(requests[$0]) }
+            for index in 0..<total { copy[index] = hidden[index] ? MPI_REQUEST_NULL : requests[index] }
+            let code = body(copy.baseAddress!)
+            for index in 0..<total where !hidden[index] { requests[index] = copy[index] }
+            return (code, true)
+        }
+    }
+}
