@@ -19,7 +19,7 @@ import sys
 from html import escape
 from pathlib import Path
 
-OSU_ROW = re.compile(r"^\s*(\d+)\s+(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
+OSU_ROW = re.compile(r"^\s*(\d+)((?:\s+-?[0-9.]+(?:[eE][-+]?\d+)?)+)\s*$")  # size, then one figure or more
 SIZELESS_ROW = re.compile(r"^\s*(-?[0-9]*\.[0-9]+(?:[eE][-+]?\d+)?)\s*$")  # osu_barrier's lone figure
 # Colour-blind-safe (Okabe-Ito) colours and distinct markers, so the plot reads in grey too.
 MODE_STYLE = {
@@ -31,14 +31,17 @@ MODE_STYLE = {
 REFERENCE_MODES = ("memcpy",)  # drawn dashed: a bound to compare with, not an MPI mode
 
 
-def read_osu_rows(path):
+def read_osu_rows(path, column=1):
     """Size -> figure from one OSU-style output (a row without a size, as osu_barrier prints, is size 0);
-    header, comment and stray lines are skipped."""
+    header, comment and stray lines are skipped. `column` picks the figure of rows with several
+    (osu_mbw_mr: 1 MB/s, 2 messages/s)."""
     rows = {}
     for line in Path(path).read_text(errors="replace").splitlines():
         match = OSU_ROW.match(line)
         if match:
-            rows[int(match.group(1))] = float(match.group(2))
+            figures = match.group(2).split()
+            if len(figures) >= column:
+                rows[int(match.group(1))] = float(figures[column - 1])
         elif match := SIZELESS_ROW.match(line):
             rows[0] = float(match.group(1))
     return rows
@@ -57,7 +60,7 @@ def load_samples(directory, run):
                 path = sample_path(directory, mode, ranks, rep)
                 if not path.exists():
                     continue
-                for size, value in read_osu_rows(path).items():
+                for size, value in read_osu_rows(path, run.get("column", 1)).items():
                     x = ranks if run["x_axis"] == "ranks" else size
                     samples[mode].setdefault(x, []).append(value)
     return samples
@@ -115,7 +118,7 @@ def ratio_text(value):
 
 
 def unit_of(run):
-    return "us" if run["measure"] == "latency" else "MB/s"
+    return {"latency": "us", "rate": "messages/s"}.get(run["measure"], "MB/s")
 
 
 def title_parts(run):
@@ -275,7 +278,9 @@ def render_svg(run, medians):
     x_title = "ranks (log scale)" if run["x_axis"] == "ranks" else "message size (bytes, log scale)"
     per = "call" if run.get("sync") is None else "epoch"  # collectives have no epochs
     y_title = (f"latency per {per} (us, log scale)" if run["x_axis"] == "ranks"
-               else "latency (us, log scale)" if run["measure"] == "latency" else "bandwidth (MB/s, log scale)")
+               else "latency (us, log scale)" if run["measure"] == "latency"
+               else "message rate (messages/s, log scale)" if run["measure"] == "rate"
+               else "bandwidth (MB/s, log scale)")
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 18}" text-anchor="middle" font-size="13">{x_title}</text>')
     out.append(f'<text transform="translate(22 {top + plot_h / 2}) rotate(-90)" text-anchor="middle" '
                f'font-size="13">{y_title}</text>')

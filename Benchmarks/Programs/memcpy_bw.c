@@ -1,5 +1,5 @@
 /*
- * memcpy_bw: the single-core memcpy reference for put_bw and get_bw. No MPI.
+ * memcpy_bw: the single-core memcpy reference for put_bw, get_bw and p2p_bw. No MPI.
  *
  * One core copies with the C library's memcpy in exactly the pattern put_bw and get_bw
  * use: W copies of one size per iteration, between the same offsets of two buffers as large

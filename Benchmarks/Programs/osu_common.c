@@ -29,6 +29,13 @@ static int is_bandwidth(const osu_benchmark *benchmark) {
 }
 
 static void usage(const osu_benchmark *benchmark) {
+    if (benchmark->point_to_point) {
+        fprintf(stderr, "usage: %s [-m [MIN:]MAX] [-i ITERATIONS] [-x WARMUP]%s\n", benchmark->program,
+                is_bandwidth(benchmark) ? " [-W MESSAGES_PER_WINDOW]" : "");
+        if (benchmark->required_ranks) fprintf(stderr, "  runs on exactly %d ranks\n", benchmark->required_ranks);
+        if (benchmark->even_ranks) fprintf(stderr, "  runs on an even number of ranks: rank i sends to i + n/2\n");
+        return;
+    }
     if (benchmark->collective) {
         fprintf(stderr, "usage: %s%s [-i ITERATIONS] [-x WARMUP]\n", benchmark->program,
                 benchmark->sizeless ? "" : " [-m [MIN:]MAX]");
@@ -114,6 +121,7 @@ static void parse_options(int argc, char **argv, osu_context *context) {
         o->iterations = 1000, o->iterations_large = 100, o->warmup = 100, o->warmup_large = 10;
         optstring = benchmark->sizeless ? "i:x:h" : "m:i:x:h";
     }
+    if (benchmark->point_to_point) optstring = bandwidth ? "m:i:x:W:h" : "m:i:x:h";
     int option, value;
     opterr = context->rank == 0; /* getopt's own complaint, once per job */
     while ((option = getopt(argc, argv, optstring)) != -1) {
@@ -155,8 +163,9 @@ static void parse_options(int argc, char **argv, osu_context *context) {
     if (optind < argc) exit_with_usage(context, "unexpected argument");
 }
 
-/* The window holds the largest message; bandwidth windows hold W of them, up to the cap. */
-static MPI_Aint window_bytes_for(const osu_context *context) {
+/* A window (or a point-to-point buffer) holds the largest message; bandwidth ones hold W of
+ * them, up to the cap. */
+static MPI_Aint transfer_bytes_for(const osu_context *context) {
     const osu_options *o = &context->options;
     MPI_Aint largest = (MPI_Aint)(o->max_size > context->benchmark->fixed_size ? o->max_size : context->benchmark->fixed_size);
     if (!is_bandwidth(context->benchmark)) return largest;
@@ -226,9 +235,37 @@ static void allocate_collective_buffers(osu_context *context) {
     context->receive = collective_buffer(context, context->benchmark->sized_collective->receive_extent);
 }
 
+/* Send and receive buffers, paged in before timing, and the requests of one window each way. */
+static void allocate_point_to_point_buffers(osu_context *context) {
+    context->buffer_bytes = transfer_bytes_for(context);
+    context->send = page_aligned(context->buffer_bytes);
+    context->receive = page_aligned(context->buffer_bytes);
+    memset(context->send, 'a', (size_t)context->buffer_bytes);
+    memset(context->receive, 'b', (size_t)context->buffer_bytes);
+    size_t count = 2 * (size_t)context->options.operations_per_sync;
+    context->requests = malloc(sizeof(MPI_Request) * count);
+    context->statuses = malloc(sizeof(MPI_Status) * count);
+    if (!context->requests || !context->statuses) {
+        fprintf(stderr, "out of memory (requests)\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+}
+
 static void print_header(const osu_context *context) {
     if (context->rank != 0) return;
     const osu_benchmark *benchmark = context->benchmark;
+    if (benchmark->point_to_point) {
+        printf("# %s\n", benchmark->title);
+        if (benchmark->measure == MEASURE_MULTI_PAIR)
+            printf("# [ pairs: %d ] [ window size: %d ]\n", context->ranks / 2, context->options.operations_per_sync);
+        printf("# Datatype: %s.\n", benchmark->datatype_name);
+        if (benchmark->measure == MEASURE_MULTI_PAIR)
+            printf("%-*s%*s%*s\n", 10, "# Size", FIELD_WIDTH, "MB/s", FIELD_WIDTH, "Messages/s");
+        else
+            printf("%-*s%*s\n", 10, "# Size", FIELD_WIDTH, is_bandwidth(benchmark) ? "Bandwidth (MB/s)" : "Latency (us)");
+        fflush(stdout);
+        return;
+    }
     if (benchmark->collective) {
         printf("# %s\n", benchmark->title);
         if (benchmark->datatype_name) printf("# Datatype: %s.\n", benchmark->datatype_name);
@@ -256,13 +293,19 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
         snprintf(problem, sizeof problem, "needs exactly %d ranks, got %d", benchmark->required_ranks, context->ranks);
         exit_with_usage(context, problem);
     }
+    if (benchmark->even_ranks && context->ranks % 2 != 0) exit_with_usage(context, "needs an even number of ranks");
 
+    if (benchmark->point_to_point) {
+        allocate_point_to_point_buffers(context);
+        print_header(context);
+        return;
+    }
     if (benchmark->collective) {
         if (benchmark->sized_collective) allocate_collective_buffers(context);
         print_header(context);
         return;
     }
-    context->window_bytes = window_bytes_for(context);
+    context->window_bytes = transfer_bytes_for(context);
     create_window(context);
     context->origin = page_aligned(context->window_bytes);
     memset(context->origin, 'a', (size_t)context->window_bytes);
@@ -281,9 +324,11 @@ void osu_setup(int *argc, char ***argv, const osu_benchmark *benchmark, osu_cont
 }
 
 void osu_teardown(osu_context *context) {
-    if (context->benchmark->collective) {
+    if (context->benchmark->collective || context->benchmark->point_to_point) {
         free(context->send);
         free(context->receive);
+        free(context->requests);
+        free(context->statuses);
         MPI_Finalize();
         return;
     }
@@ -307,6 +352,12 @@ void osu_print_row(const osu_context *context, size_t size, double value) {
     if (context->rank != 0) return;
     if (context->benchmark->sizeless) printf("%*.*f\n", 17, FLOAT_PRECISION, value); /* OSU's barrier row */
     else printf("%-*zu%*.*f\n", 10, size, FIELD_WIDTH, FLOAT_PRECISION, value);
+    fflush(stdout);
+}
+
+void osu_print_row_pair(const osu_context *context, size_t size, double first, double second) {
+    if (context->rank != 0) return;
+    printf("%-*zu%*.*f%*.*f\n", 10, size, FIELD_WIDTH, FLOAT_PRECISION, first, FIELD_WIDTH, FLOAT_PRECISION, second);
     fflush(stdout);
 }
 
@@ -352,11 +403,17 @@ void osu_compare_and_swap(const osu_context *context, int target, size_t size, M
 
 /* ---- the timed loops, one per synchronization family, as OSU runs them ---- */
 
-/* `count` operations to `target`, at consecutive slots of the window (wrapping at its end). */
+/* Where message `index` of `size` bytes starts in a buffer of `bytes`: consecutive slots, wrapping
+ * at its end. */
+static MPI_Aint slot_offset(MPI_Aint bytes, size_t size, int index) {
+    MPI_Aint slots = bytes / (MPI_Aint)size;
+    return (MPI_Aint)(index % slots) * (MPI_Aint)size;
+}
+
+/* `count` operations to `target`, at consecutive slots of the window. */
 static void issue_batch(const osu_context *context, int target, size_t size, int count) {
-    MPI_Aint slots = context->window_bytes / (MPI_Aint)size;
     for (int j = 0; j < count; j++)
-        context->benchmark->operation(context, target, size, (MPI_Aint)(j % slots) * (MPI_Aint)size);
+        context->benchmark->operation(context, target, size, slot_offset(context->window_bytes, size, j));
 }
 
 static int operations_per_epoch(const osu_context *context) {
@@ -550,6 +607,111 @@ int osu_collective_main(int argc, char **argv, const char *program, const char *
     for (size_t count = first_count(&context); count <= last_count(&context); count *= 2) {
         size_t size = count * collective->element_size;
         osu_print_row(&context, size, time_collective(&context, count, osu_schedule_for(&context.options, size)));
+    }
+    osu_teardown(&context);
+    return EXIT_SUCCESS;
+}
+
+/* ---- point to point ---- */
+
+enum { LATENCY_TAG = 1, DATA_TAG = 100, ACK_TAG = 101, ACK_BYTES = 4 };
+
+/* Latency: rank 0 sends and waits for the same size back; rank 1 mirrors it. */
+static double time_ping_pong(const osu_context *context, size_t size, osu_schedule schedule) {
+    int peer = 1 - context->rank;
+    double start = 0;
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (i == schedule.warmup) start = MPI_Wtime();
+        if (context->rank == 0) {
+            MPI_Send(context->send, (int)size, MPI_CHAR, peer, LATENCY_TAG, MPI_COMM_WORLD);
+            MPI_Recv(context->receive, (int)size, MPI_CHAR, peer, LATENCY_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else {
+            MPI_Recv(context->receive, (int)size, MPI_CHAR, peer, LATENCY_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(context->send, (int)size, MPI_CHAR, peer, LATENCY_TAG, MPI_COMM_WORLD);
+        }
+    }
+    return MPI_Wtime() - start;
+}
+
+/* One window of W nonblocking sends to (or receives from) `peer`, at consecutive slots of the
+ * send (or receive) buffer, into `requests`. */
+static void post_window(const osu_context *context, int peer, size_t size, int sending, MPI_Request *requests) {
+    for (int j = 0; j < context->options.operations_per_sync; j++) {
+        MPI_Aint offset = slot_offset(context->buffer_bytes, size, j);
+        if (sending)
+            MPI_Isend(context->send + offset, (int)size, MPI_CHAR, peer, DATA_TAG, MPI_COMM_WORLD, &requests[j]);
+        else
+            MPI_Irecv(context->receive + offset, (int)size, MPI_CHAR, peer, DATA_TAG, MPI_COMM_WORLD, &requests[j]);
+    }
+}
+
+/* Bandwidth (2 ranks) and multi-pair bandwidth: rank i < n/2 sends a window to i + n/2, which
+ * receives it and sends a 4-byte acknowledgement back. All ranks start the clock together (an
+ * MPI_Barrier after the warm-up, as OSU's osu_mbw_mr); the senders' elapsed time, 0 elsewhere. */
+static double time_streaming(const osu_context *context, size_t size, osu_schedule schedule) {
+    int pairs = context->ranks / 2;
+    int sender = context->rank < pairs;
+    int peer = sender ? context->rank + pairs : context->rank - pairs;
+    int count = context->options.operations_per_sync;
+    char ack[ACK_BYTES] = {0};
+    double start = 0;
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (i == schedule.warmup) {
+            MPI_Barrier(MPI_COMM_WORLD);
+            start = MPI_Wtime();
+        }
+        post_window(context, peer, size, sender, context->requests);
+        MPI_Waitall(count, context->requests, context->statuses);
+        if (sender) MPI_Recv(ack, ACK_BYTES, MPI_CHAR, peer, ACK_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        else MPI_Send(ack, ACK_BYTES, MPI_CHAR, peer, ACK_TAG, MPI_COMM_WORLD);
+    }
+    return sender ? MPI_Wtime() - start : 0;
+}
+
+/* Bi-directional bandwidth: both ranks post W receives and W sends, then wait for all 2 W. */
+static double time_bidirectional(const osu_context *context, size_t size, osu_schedule schedule) {
+    int peer = 1 - context->rank;
+    int count = context->options.operations_per_sync;
+    double start = 0;
+    for (int i = 0; i < schedule.warmup + schedule.iterations; i++) {
+        if (i == schedule.warmup) start = MPI_Wtime();
+        post_window(context, peer, size, 0, context->requests);
+        post_window(context, peer, size, 1, context->requests + count);
+        MPI_Waitall(2 * count, context->requests, context->statuses);
+    }
+    return MPI_Wtime() - start;
+}
+
+int osu_point_to_point_main(int argc, char **argv, const osu_benchmark *benchmark) {
+    osu_context context;
+    osu_setup(&argc, &argv, benchmark, &context);
+    int pairs = context.ranks / 2;
+    for (size_t size = context.options.min_size; size <= context.options.max_size; size *= 2) {
+        osu_schedule schedule = osu_schedule_for(&context.options, size);
+        double megabytes = (double)size / 1e6 * schedule.iterations * context.options.operations_per_sync;
+        MPI_Barrier(MPI_COMM_WORLD);
+        switch (benchmark->measure) {
+        case MEASURE_LATENCY: {
+            double seconds = time_ping_pong(&context, size, schedule);
+            osu_print_row(&context, size, seconds * 1e6 / schedule.iterations / 2); /* half the round trip */
+            break;
+        }
+        case MEASURE_BANDWIDTH:
+            osu_print_row(&context, size, megabytes / time_streaming(&context, size, schedule));
+            break;
+        case MEASURE_BIBANDWIDTH:
+            osu_print_row(&context, size, 2 * megabytes / time_bidirectional(&context, size, schedule));
+            break;
+        case MEASURE_MULTI_PAIR: {
+            /* As OSU: the senders' times averaged, every pair's bytes counted. */
+            double seconds = time_streaming(&context, size, schedule), total = 0;
+            MPI_Reduce(&seconds, &total, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+            double bandwidth = megabytes * pairs / (total / pairs);
+            osu_print_row_pair(&context, size, bandwidth, bandwidth * 1e6 / (double)size);
+            break;
+        }
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
     }
     osu_teardown(&context);
     return EXIT_SUCCESS;

@@ -26,12 +26,25 @@
  * OSU's "Avg Latency(us)". The sized ones are osu_collective_main with one of the osu_collective
  * calls, so they share one timed loop.
  *
+ * The point-to-point benchmarks (p2p_latency, p2p_bw, p2p_bibw, p2p_mbw_mr: OSU's osu_latency,
+ * osu_bw, osu_bibw, osu_mbw_mr) create no window and take no -w or -s; they take -m, -i, -x and
+ * (the bandwidth ones) -W MESSAGES, the window of MPI_Isends / MPI_Irecvs completed by one
+ * MPI_Waitall (64), with the one-sided defaults above. They are osu_point_to_point_main with a
+ * measure: latency is a ping-pong of MPI_Send / MPI_Recv (half the round trip); bandwidth is W
+ * messages each way and a 4-byte acknowledgement back per iteration; bi-directional bandwidth has
+ * both ranks send W and receive W at once (both directions counted); multi-pair bandwidth has
+ * the first half of the ranks send to the second half (rank i to i + n/2), and rank 0 prints
+ * MB/s summed over the pairs and messages per second.
+ *
  * Where this differs from OSU, on purpose:
  *   - One window, sized for the largest message, is created once and reused for
  *     every size (OSU creates one per size). Memory is touched before timing.
  *   - A bandwidth window holds at most WINDOW_BYTES_CAP (128 MiB) per rank, so two
  *     ranks' windows fit in one 512 MiB region (IVSHMEM_RMA_SIZE=512M): above
  *     2 MiB the 64 operations of one epoch wrap around 32 slots of the window.
+ *   - Likewise the point-to-point bandwidth tests send from, and receive into, consecutive slots
+ *     of buffers as large as W messages (at most WINDOW_BYTES_CAP), the pattern of put_bw, where
+ *     OSU sends all W messages from one buffer and receives them into another.
  *   - A collective's buffer holds at most COLLECTIVE_BUFFER_CAP (64 MiB) per rank, so
  *     8 ranks on one machine fit with room to spare (alltoall at 1 MiB per rank and 8
  *     ranks: 8 MiB each way); a larger -m is refused, not silently shrunk.
@@ -60,6 +73,7 @@ typedef enum {
     MEASURE_LATENCY,     /* rank 0 issues one operation per epoch; fence/pscw ping-pong */
     MEASURE_BANDWIDTH,   /* rank 0 issues W operations per epoch */
     MEASURE_BIBANDWIDTH, /* both ranks issue W operations per epoch */
+    MEASURE_MULTI_PAIR,  /* point-to-point only: rank i sends W messages to i + n/2; MB/s and messages/s */
 } measure_kind;
 
 typedef struct osu_context osu_context;
@@ -98,6 +112,8 @@ typedef struct {
     int collective;             /* no window, no -w/-s: the program times a collective */
     int sizeless;               /* collective with one row and no size column (barrier): no -m */
     const osu_collective *sized_collective; /* set by osu_collective_main */
+    int point_to_point;         /* no window, no -w/-s: MPI_Send/MPI_Recv (osu_point_to_point_main) */
+    int even_ranks;             /* any even number of ranks (multi-pair) */
     rma_operation operation;    /* NULL when the program runs its own loop */
 } osu_benchmark;
 
@@ -122,7 +138,11 @@ struct osu_context {
     long long *fetch_result;  /* fetch_and_op / compare_and_swap result */
     long long *compare;       /* compare_and_swap comparand */
     MPI_Group peer_group;     /* the other rank, for PSCW (2-rank benchmarks) */
-    char *send, *receive;     /* sized collectives' buffers, as their extents say */
+    char *send, *receive;     /* sized collectives' buffers, as their extents say; point-to-point:
+                                 buffer_bytes each */
+    MPI_Aint buffer_bytes;    /* point-to-point: the largest message, or W of them up to the cap */
+    MPI_Request *requests;    /* point-to-point: 2 W, and their statuses (OSU's reqstat) */
+    MPI_Status *statuses;
 };
 
 /* Iterations for one message size: OSU switches to the large counts above 8 KiB. */
@@ -139,6 +159,8 @@ void osu_teardown(osu_context *context);
 osu_schedule osu_schedule_for(const osu_options *options, size_t size);
 /* Rank 0 prints one table row, OSU's "%-10d%20.2f". */
 void osu_print_row(const osu_context *context, size_t size, double value);
+/* Rank 0 prints a row of two figures, OSU's osu_mbw_mr "%-10d%20.2f%20.2f". */
+void osu_print_row_pair(const osu_context *context, size_t size, double first, double second);
 /* Collectives: the average over the ranks of each one's figure (valid at rank 0). */
 double osu_average_over_ranks(const osu_context *context, double value);
 
@@ -160,5 +182,7 @@ int osu_main(int argc, char **argv, const osu_benchmark *benchmark);
 /* The whole benchmark for a sized collective: one row per size, OSU's collective options. */
 int osu_collective_main(int argc, char **argv, const char *program, const char *title,
                         const osu_collective *collective);
+/* The whole benchmark for a point-to-point program (benchmark->point_to_point): one row per size. */
+int osu_point_to_point_main(int argc, char **argv, const osu_benchmark *benchmark);
 
 #endif

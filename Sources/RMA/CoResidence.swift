@@ -82,7 +82,7 @@ enum CoResidence {
 
     /// Releases what the job holds in the region. Collective over MPI_COMM_WORLD, before PMPI_Finalize.
     static func finish(_ runtime: Runtime) {
-        PMPI_Barrier(runtime.progressComm)
+        Messages.drainingBarrier(runtime.progressComm)
         // Only now, with every rank finalizing, may blocks go back: until the barrier a peer may
         // still copy into this rank's MPI_Alloc_mem memory.
         Memory.releaseAll(runtime)

@@ -43,7 +43,7 @@ public enum Collectives {
     public static func allreduce(_ send: UnsafeRawPointer?, _ receive: UnsafeMutableRawPointer?, _ count: some BinaryInteger,
                                  _ type: MPI_Datatype, _ op: MPI_Op, _ comm: MPI_Comm, forward: () -> Int32) -> Int32 {
         reduce(send, receive, count, type, op, everyone, comm) {
-            guard ProgressAgent.isRunning, let small = Int32(exactly: count) else { return forward() }
+            guard ProgressAgent.servesStagedWindows, let small = Int32(exactly: count) else { return forward() }
             return BlockingCalls.allreduce(send, receive, small, type, op, comm)
         }
     }

@@ -46,6 +46,11 @@ struct CommunicatorState {
     /// Barrier steps taken on this communicator; every member counts them alike. MPI forbids
     /// concurrent collectives on one communicator, so one thread at a time updates it.
     var steps: UInt64 = 0
+    /// Receives in the engine's posted queue, which match against `members` and `worldRanks`:
+    /// a communicator freed before they complete (MPI allows it) stays allocated until the last
+    /// leaves the queue (`released`). Both guarded by `Messages.lock`.
+    var postedReceives = 0
+    var released = false
 
     /// Member `member`'s slot of step `step`: its descriptor line, then `slotSize` bytes of data.
     @inline(__always)
@@ -281,6 +286,15 @@ enum Communicators {
             hierarchy.deinitialize(count: 1)
             hierarchy.deallocate()
         }
+        let inUse = Messages.lock.withLock { _ in
+            state.pointee.released = true
+            return state.pointee.postedReceives > 0
+        }
+        if !inUse { deallocate(state) }
+    }
+
+    /// The last of a released communicator's memory; under `Messages.lock` when receives held it.
+    static func deallocate(_ state: UnsafeMutablePointer<CommunicatorState>) {
         state.pointee.arrivals.deallocate()
         state.pointee.worldRanks.deallocate()
         state.deinitialize(count: 1)

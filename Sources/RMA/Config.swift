@@ -36,9 +36,8 @@ struct Config {
     /// IVSHMEM_RMA_COLLECTIVE_SLOT: bytes each member of a served communicator contributes per step
     /// of a broadcast or reduction (two such slots a member; larger messages go in steps; default 32 KiB).
     var collectiveSlot: Int
-    /// IVSHMEM_RMA_PT2PT=1: point-to-point calls on communicators whose members all share the
-    /// region go through it (PointToPoint.swift). Off by default until every point-to-point call
-    /// of MPI is served (persistent requests and MPI_Isendrecv are not yet).
+    /// IVSHMEM_RMA_PT2PT=0: every point-to-point call goes to MPICH (default: served on
+    /// communicators whose members all share the region, PointToPoint.swift).
     var pointToPoint: Bool
     /// IVSHMEM_RMA_CHANNEL_SIZE: the ring each rank receives messages from one co-resident rank in
     /// (default 256 KiB); messages longer than a quarter of it go in several records.
@@ -66,7 +65,7 @@ struct Config {
                       collectives: environment["IVSHMEM_RMA_COLLECTIVES"] != "0",
                       collectiveSlot: environment["IVSHMEM_RMA_COLLECTIVE_SLOT"].flatMap(parseByteSize)
                           .map { max(roundUp($0, to: 64), 64) } ?? 32 << 10,
-                      pointToPoint: environment["IVSHMEM_RMA_PT2PT"] == "1",
+                      pointToPoint: environment["IVSHMEM_RMA_PT2PT"] != "0",
                       channelSize: environment["IVSHMEM_RMA_CHANNEL_SIZE"].flatMap(parseByteSize)
                           .map { max(roundUp($0, to: 4096), 4096) } ?? 256 << 10)
     }

@@ -28,7 +28,7 @@ public enum Lifecycle {
             // The job's region blocks are given back below: windows and communicators the program
             // did not free must stop resolving to them first (MPI calls on them now go to MPICH, which
             // reports them as erroneous after MPI_Finalize).
-            Messages.finish(runtime)
+            Messages.flush()
             ProgressAgent.stop()
             WindowTable.removeAll()
             Communicators.removeAll()

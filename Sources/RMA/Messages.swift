@@ -182,7 +182,6 @@ enum Messages {
     /// Nonblocking operations done but not yet announced to MPICH (MPI_Grequest_complete), which
     /// only a thread inside an MPI call may do.
     nonisolated(unsafe) static var completed = OperationQueue()
-    nonisolated(unsafe) static var largestPayload = 0
     nonisolated(unsafe) static var tagUpperBound: Int32 = 32767
     private static let active = Atomic(false)
 
@@ -193,78 +192,104 @@ enum Messages {
     // MARK: Start and finish
 
     /// Collective over MPI_COMM_WORLD at MPI_Init: each rank allocates the rings it receives in
-    /// and publishes where; point-to-point is served only if every rank that shares a region with
-    /// another got its rings (a rank without them would receive nothing), else everyone uses MPICH.
+    /// (smaller ones, down to `smallestChannel`, when the region has no room for the configured
+    /// size) and publishes where; point-to-point is served only if every rank that shares a region
+    /// with another got its rings and maps its peers' (a rank without them would receive nothing),
+    /// else everyone uses MPICH.
     static func start(_ runtime: Runtime) {
         let size = Int(runtime.worldSize)
         let group = (0..<runtime.worldSize).filter { runtime.isCoResident($0, runtime.worldRank) }
         let wanted = runtime.config.pointToPoint && runtime.region != nil && group.count >= 2 && statusEncodingHolds()
-        let capacity = runtime.config.channelSize
-        var mine: [Int64] = [-1, Int64(capacity), wanted ? 1 : 0]
+        // Each rank's offset of its rings, their capacity, and whether it wants any.
+        var mine: [Int64] = [-1, 0, wanted ? 1 : 0]
         if wanted, let region = runtime.region {
-            let blockBytes = MessageChannel.blockBytes(capacity: capacity)
-            do {
-                let block = try region.allocate(bytes: group.count * blockBytes, jobID: runtime.jobID, wait: runtime.waitPolicy)
-                if let start = region.address(offset: block.offset, length: block.size) {
+            var capacity = runtime.config.channelSize
+            while mine[0] < 0, capacity >= smallestChannel {
+                let blockBytes = MessageChannel.blockBytes(capacity: capacity)
+                if let block = try? region.allocate(bytes: group.count * blockBytes, jobID: runtime.jobID, wait: runtime.waitPolicy),
+                   let start = region.address(offset: block.offset, length: block.size) {
                     for index in group.indices { MessageChannel.prepare(start + index * blockBytes) }
-                    mine[0] = Int64(block.offset)
+                    mine[0...1] = [Int64(block.offset), Int64(capacity)]
                 }
-            } catch {
-                warn("rank \(runtime.worldRank): point-to-point goes to MPICH: no room for its channels (\(error))")
+                capacity /= 2
             }
         }
         var all = [Int64](repeating: 0, count: 3 * size)
         PMPI_Allgather(&mine, 3, MPI_INT64_T, &all, 3, MPI_INT64_T, MPI_COMM_WORLD)
-        // Every rank wanting channels must have them and agree on their size.
-        let agreed = (0..<size).allSatisfy { all[3 * $0 + 2] == 0 || (all[3 * $0] >= 0 && all[3 * $0 + 1] == Int64(capacity)) }
-        let anyWanted = (0..<size).contains { all[3 * $0 + 2] != 0 }
-        guard agreed, anyWanted, wanted, let region = runtime.region else {
-            if runtime.config.pointToPoint, runtime.worldRank == 0 {
-                runtime.explain("point-to-point goes to MPICH" + (agreed ? "" : ": some rank has no channels"))
+        let short = (0..<size).filter { all[3 * $0 + 2] != 0 && all[3 * $0] < 0 }
+        var mapped: Int32 = short.isEmpty && wanted && mapChannels(group, all, runtime) ? 1 : 0
+        if short.isEmpty, (0..<size).contains(where: { all[3 * $0 + 2] != 0 }) {
+            // Every rank wanting channels has them: do they all map their peers' too?
+            var everyone = [Int32](repeating: 0, count: size)
+            PMPI_Allgather(&mapped, 1, MPI_INT32_T, &everyone, 1, MPI_INT32_T, MPI_COMM_WORLD)
+            let unmapped = (0..<size).filter { all[3 * $0 + 2] != 0 && everyone[$0] == 0 }
+            if !unmapped.isEmpty {
+                mapped = 0
+                if runtime.worldRank == Int32(unmapped[0]) {
+                    warn("rank \(runtime.worldRank): point-to-point goes to MPICH: world rank(s) "
+                         + "\(unmapped.map(String.init).joined(separator: ",")) cannot map their peers' channels")
+                }
             }
-            return
+        } else if !short.isEmpty, runtime.worldRank == Int32(short[0]) {
+            warn("rank \(runtime.worldRank): point-to-point goes to MPICH: no room for the channels of world rank(s) "
+                 + "\(short.map(String.init).joined(separator: ",")) (IVSHMEM_RMA_CHANNEL_SIZE down to \(smallestChannel >> 10) KiB)")
         }
+        guard mapped != 0 else { return }
         var tagBound: UnsafeMutablePointer<Int32>?
         var found: Int32 = 0
         if PMPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tagBound, &found) == MPI_SUCCESS, found != 0, let tagBound {
             tagUpperBound = tagBound.pointee
         }
-        let blockBytes = MessageChannel.blockBytes(capacity: capacity)
-        let myIndex = group.firstIndex(of: runtime.worldRank)!
-        peers = .allocate(capacity: size)
-        peers.initialize(repeating: nil, count: size)
-        for (index, peer) in group.enumerated() {
-            // The ring `peer` writes to me lies in my block; the one I write to it, in its block.
-            let mineOffset = Int(all[3 * Int(runtime.worldRank)]) + index * blockBytes
-            let theirsOffset = Int(all[3 * Int(peer)]) + myIndex * blockBytes
-            guard let incoming = region.address(offset: mineOffset, length: blockBytes),
-                  let outgoing = region.address(offset: theirsOffset, length: blockBytes) else {
-                warn("rank \(runtime.worldRank): world rank \(peer)'s channel lies outside the region; its messages go nowhere")
-                continue
-            }
-            peers[Int(peer)] = PeerChannels(outgoing: MessageChannel.Producer(block: outgoing, capacity: capacity),
-                                            incoming: MessageChannel.Consumer(block: incoming, capacity: capacity))
-        }
         coResident = group
-        largestPayload = MessageChannel.largestPayload(capacity: capacity)
         active.store(true, ordering: .releasing)
+        ProgressAgent.ensureRunning()
         if runtime.worldRank == group[0] {
             runtime.explain("point-to-point through the region between world ranks \(group.map(String.init).joined(separator: ",")) "
-                            + "(\(capacity >> 10) KiB per pair) on communicators whose members all share it")
+                            + "(\(mine[1] >> 10) KiB per pair) on communicators whose members all share it")
         }
     }
 
-    /// At MPI_Finalize, collective over MPI_COMM_WORLD: every send of this rank goes wholly into
-    /// its ring, while this rank keeps reading its own rings for peers still writing theirs.
-    static func finish(_ runtime: Runtime) {
+    /// The smallest ring tried when the region has no room for IVSHMEM_RMA_CHANNEL_SIZE.
+    static let smallestChannel = 16 << 10
+
+    /// This rank's ends of the channels with each member of `group`: the rings it reads lie in its
+    /// own block, the ones it writes in each peer's. False when some offset does not lie in the region.
+    private static func mapChannels(_ group: [Int32], _ all: [Int64], _ runtime: Runtime) -> Bool {
+        guard let region = runtime.region else { return false }
+        let mine = Int(runtime.worldRank), myIndex = group.firstIndex(of: runtime.worldRank)!
+        peers = .allocate(capacity: Int(runtime.worldSize))
+        peers.initialize(repeating: nil, count: Int(runtime.worldSize))
+        for (index, peer) in group.enumerated() {
+            let myCapacity = Int(all[3 * mine + 1]), theirCapacity = Int(all[3 * Int(peer) + 1])
+            guard theirCapacity >= smallestChannel, theirCapacity % 4096 == 0,
+                  let incoming = region.address(offset: Int(all[3 * mine]) + index * MessageChannel.blockBytes(capacity: myCapacity),
+                                                length: MessageChannel.blockBytes(capacity: myCapacity)),
+                  let outgoing = region.address(offset: Int(all[3 * Int(peer)]) + myIndex * MessageChannel.blockBytes(capacity: theirCapacity),
+                                                length: MessageChannel.blockBytes(capacity: theirCapacity)) else { return false }
+            peers[Int(peer)] = PeerChannels(outgoing: MessageChannel.Producer(block: outgoing, capacity: theirCapacity),
+                                            incoming: MessageChannel.Consumer(block: incoming, capacity: myCapacity))
+        }
+        return true
+    }
+
+    /// At MPI_Finalize: every send of this rank goes wholly into its ring (the receivers keep
+    /// reading theirs until everyone is through: `drainingBarrier`).
+    static func flush() {
         guard isActive else { return }
         var spinner = Spinner()
         while lock.withLock({ _ in progressLocked(); return hasPendingSends }) { spinner.pause() }
+    }
+
+    /// MPI_Finalize's barrier over `comm` (all of MPI_COMM_WORLD), reading this rank's rings while
+    /// peers still write theirs; point-to-point is over once it returns. Every rank waits in the
+    /// same nonblocking barrier (a blocking one would not match it).
+    static func drainingBarrier(_ comm: MPI_Comm) {
         var request = MPI_REQUEST_NULL
-        PMPI_Ibarrier(runtime.progressComm, &request)
+        PMPI_Ibarrier(comm, &request)
+        var spinner = Spinner()
         var flag: Int32 = 0
         while PMPI_Test(&request, &flag, IVSHMEM_MPI_STATUS_IGNORE) == MPI_SUCCESS, flag == 0 {
-            lock.withLock { _ in _ = progressLocked() }
+            if isActive { lock.withLock { _ in _ = progressLocked() } }
             spinner.pause()
         }
         active.store(false, ordering: .releasing)
@@ -415,6 +440,7 @@ enum Messages {
     private static func arrive(_ envelope: MessageEnvelope, peer: Int32, _ payload: UnsafeRawPointer, _ bytes: Int) -> Bool {
         let total = Int(envelope.bytes)
         if let operation = posted.removeFirst(where: { matches($0, envelope, peer: peer) }) {
+            left(operation)
             begin(operation, envelope, peer: peer)
             if bytes < total { peers[Int(peer)]!.delivery = .operation(operation) }
             deliver(payload, bytes, to: operation, peer: peer)
@@ -540,8 +566,27 @@ enum Messages {
 
     /// Posts a receive: an unexpected message it matches, else the posted queue.
     static func post(_ operation: UnsafeMutablePointer<MessageOperation>) {
-        if let message = takeUnexpected(matching: operation) { receive(message, into: operation) }
-        else { posted.append(operation) }
+        if let message = takeUnexpected(matching: operation) {
+            receive(message, into: operation)
+            return
+        }
+        posted.append(operation)
+        operation.pointee.communicator?.pointee.postedReceives += 1
+    }
+
+    /// Takes a receive out of the posted queue (matched or cancelled); false when it was not there.
+    static func unpost(_ operation: UnsafeMutablePointer<MessageOperation>) -> Bool {
+        guard posted.removeFirst(where: { $0 == operation }) != nil else { return false }
+        left(operation)
+        return true
+    }
+
+    /// A receive left the posted queue: its communicator, if freed meanwhile, may go now.
+    private static func left(_ operation: UnsafeMutablePointer<MessageOperation>) {
+        guard let communicator = operation.pointee.communicator else { return }
+        communicator.pointee.postedReceives -= 1
+        if communicator.pointee.released, communicator.pointee.postedReceives == 0 { Communicators.deallocate(communicator) }
+        operation.pointee.communicator = nil
     }
 
     // MARK: Sending
@@ -585,7 +630,7 @@ enum Messages {
         let peer = Int(operation.pointee.peer)
         let total = Int(operation.pointee.envelope.bytes)
         while !operation.pointee.headerWritten || operation.pointee.written < total {
-            let chunk = min(total - operation.pointee.written, largestPayload)
+            let chunk = min(total - operation.pointee.written, MessageChannel.largestPayload(capacity: peers[peer]!.outgoing.capacity))
             guard let record = peers[peer]!.outgoing.reserve(payload: chunk) else { return false }
             if !operation.pointee.headerWritten {
                 operation.pointee.envelope.write(to: record + MessageChannel.envelopeOffset)
@@ -704,7 +749,7 @@ extension Messages {
             }
             if announce { announceCompleted() }
             if done { return }
-            if ProgressAgent.isRunning { ProgressAgent.applyPending() }
+            if ProgressAgent.servesStagedWindows { ProgressAgent.applyPending() }
             spinner.pause()
         }
     }

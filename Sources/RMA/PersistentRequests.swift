@@ -86,8 +86,7 @@ public enum PersistentRequests {
 
     /// MPI_Request_free: a started operation still moving finishes on its own (its buffer stays
     /// the program's concern, as MPI says).
-    public static func free(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
-        guard let request, let persistent = lookup(request.pointee) else { return PMPI_Request_free(request) }
+    static func free(_ persistent: UnsafeMutablePointer<PersistentOperation>, _ request: UnsafeMutablePointer<MPI_Request>) -> Int32 {
         Messages.lock.withLock { _ in
             if let root = root.load(ordering: .relaxed) { _ = HandleIndex.store(nil, persistent.pointee.handle, in: root) }
             if let active = persistent.pointee.active {
@@ -109,7 +108,7 @@ public enum PersistentRequests {
         guard let active = persistent.pointee.active else { return }
         Messages.lock.withLock { _ in
             guard active.pointee.kind == .receive, !active.pointee.done,
-                  Messages.posted.removeFirst(where: { $0 == active }) != nil else { return }
+                  Messages.unpost(active) else { return }
             active.pointee.cancelled = true
             Messages.complete(active)
         }

@@ -3,8 +3,8 @@ import Glibc
 import SharedSync
 import Synchronization
 
-/// A thread in each process that has staged windows: it applies requests that arrive while the
-/// program computes outside MPI, so an origin's MPI_Win_unlock or MPI_Win_flush completes without
+/// A thread in each process that has staged windows or messages through the region: it applies
+/// requests that arrive while the program computes outside MPI (and moves messages: Messages), so an origin's MPI_Win_unlock or MPI_Win_flush completes without
 /// the target calling MPI. It never calls MPI (a request that needs MPI_Reduce_local waits for the
 /// target's next MPI call, unless the program asked for MPI_THREAD_MULTIPLE, where the agent may
 /// call it too; with every predefined op and type native, none does). A guest cannot be woken by
@@ -28,17 +28,30 @@ enum ProgressAgent {
 
     static func register(_ state: UnsafeMutablePointer<WindowState>) {
         windowsLock.withLock { _ in windows.append(state) }
+        stagedWindows.store(true, ordering: .releasing)
+        ensureRunning()
+    }
+
+    /// Starts the agent unless it runs: for staged windows, and for messages through the region
+    /// (Messages), which it moves while the program is outside the layer (in MPICH's own calls
+    /// too): a sender's queued bytes, a receiver's full ring.
+    static func ensureRunning() {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         var level: Int32 = 0
         mayCallMPI = PMPI_Query_thread(&level) == MPI_SUCCESS && level == MPI_THREAD_MULTIPLE
         if pthread_create(&thread, nil, { _ in ProgressAgent.run(); return nil }, nil) != 0 {
             running.store(false, ordering: .releasing)
-            Runtime.current?.explain("no progress agent thread: staged windows progress only inside MPI calls")
+            Runtime.current?.explain("no progress agent thread: staged windows and messages progress only inside MPI calls")
         }
     }
 
-    /// Whether this process serves staged windows (and so has an agent).
-    static var isRunning: Bool { running.load(ordering: .relaxed) }
+    private static let stagedWindows = Atomic<Bool>(false)
+
+    /// Whether this process serves staged windows (and so has an agent): its blocking MPI calls
+    /// then wait by testing and applying requests in between (BlockingCalls).
+    static var servesStagedWindows: Bool { stagedWindows.load(ordering: .relaxed) }
+
+    private static var isRunning: Bool { running.load(ordering: .relaxed) }
 
     /// Applies what waits in every staged window, from inside an MPI call (BlockingCalls); skips a
     /// round when the agent is at it.
@@ -76,9 +89,11 @@ enum ProgressAgent {
         var lastWork: UInt64 = 0
         let inMPI = mayCallMPI
         while running.load(ordering: .acquiring) {
-            let (worked, locked) = windowsLock.withLock { _ in
+            var (worked, locked) = windowsLock.withLock { _ in
                 (windows.reduce(false) { StagedTransfer.drain($1, inMPI: inMPI) || $0 }, windows.contains(where: isLocked))
             }
+            // Skipped while a thread of the program is at it.
+            if Messages.isActive, Messages.lock.withLockIfAvailable({ _ in Messages.progressLocked() }) == true { worked = true }
             let now = monotonicNanoseconds()
             if worked {
                 idleRounds = 0

@@ -220,7 +220,7 @@ enum RegionCollectives {
         let barrier = SharedBarrier(arrivals: UnsafeBufferPointer(state.pointee.arrivals))
         let outcome = barrier.arrive(participant: state.pointee.rank, generation: step, state.pointee.waitPolicy) {
             // A member waiting here may be the target an origin's staged request waits on.
-            if ProgressAgent.isRunning { ProgressAgent.applyPending() }
+            if ProgressAgent.servesStagedWindows { ProgressAgent.applyPending() }
         }
         if case .timedOut(let missing) = outcome {
             Runtime.current?.abortOnTimeout("\(call)", waitingFor: missing.map { state.pointee.worldRanks[$0] })

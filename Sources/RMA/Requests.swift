@@ -1,5 +1,6 @@
 import CMPI
 import Glibc
+import Synchronization
 
 /// The requests of the layer's nonblocking operations, and the wait and test functions.
 ///
@@ -11,12 +12,42 @@ import Glibc
 /// (MPI_Grequest_complete) from inside those calls, the only threads allowed to call MPI.
 /// Without point-to-point in the region these are the calls of BlockingCalls, or MPICH's.
 public enum Requests {
+    /// Request handle -> operation, for MPI_Request_free (HandleIndex; written under `Messages.lock`).
+    nonisolated(unsafe) private static let root = Atomic<HandleIndex.Root<MessageOperation>?>(nil)
+
     /// Gives a pooled operation its generalized request.
     static func start(_ operation: UnsafeMutablePointer<MessageOperation>) -> Int32 {
         var request = MPI_REQUEST_NULL
         let code = PMPI_Grequest_start(query, release, cancel, UnsafeMutableRawPointer(operation), &request)
+        guard code == MPI_SUCCESS else { return code }
         operation.pointee.request = request
+        Messages.lock.withLock { _ in index(operation, under: request) }
         return code
+    }
+
+    /// Under `Messages.lock`.
+    private static func index(_ operation: UnsafeMutablePointer<MessageOperation>?, under request: MPI_Request) {
+        let published = root.load(ordering: .relaxed)
+        let table = HandleIndex.store(operation, request, in: published)
+        if published == nil { root.store(table, ordering: .releasing) }
+    }
+
+    /// MPI_Request_free. MPI frees a generalized request once it is both freed and complete,
+    /// but MPICH 4.0.2 calls its free function at once: a request of an operation still moving
+    /// is freed here only after its completion was announced (Messages.announceCompleted).
+    public static func free(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
+        guard Messages.isActive, let request, request.pointee != MPI_REQUEST_NULL else { return PMPI_Request_free(request) }
+        if let persistent = PersistentRequests.lookup(request.pointee) { return PersistentRequests.free(persistent, request) }
+        let handle = request.pointee
+        let deferred = Messages.lock.withLock { _ -> Bool in
+            guard let root = root.load(ordering: .relaxed), let operation = HandleIndex.entry(root, handle),
+                  operation.pointee.request == handle, !operation.pointee.announced else { return false }
+            operation.pointee.freeWhenAnnounced = true
+            return true
+        }
+        guard deferred else { return PMPI_Request_free(request) }
+        request.pointee = MPI_REQUEST_NULL
+        return MPI_SUCCESS
     }
 
     /// MPICH asks for the status of a completed operation (MPI_Wait, MPI_Test, ...).
@@ -35,7 +66,8 @@ public enum Requests {
     private static let release: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { state in
         let operation = state!.assumingMemoryBound(to: MessageOperation.self)
         Messages.lock.withLock { _ in
-            free(operation.pointee.staging)
+            index(nil, under: operation.pointee.request)
+            Glibc.free(operation.pointee.staging)
             OperationPool.recycle(operation)
         }
         return MPI_SUCCESS
@@ -47,7 +79,7 @@ public enum Requests {
         let operation = state!.assumingMemoryBound(to: MessageOperation.self)
         Messages.lock.withLock { _ in
             guard operation.pointee.kind == .receive, !operation.pointee.done,
-                  Messages.posted.removeFirst(where: { $0 == operation }) != nil else { return }
+                  Messages.unpost(operation) else { return }
             operation.pointee.cancelled = true
             Messages.complete(operation)
         }
@@ -68,6 +100,14 @@ public enum Requests {
 
     // MARK: Waits
 
+    /// Whether `handle` is the generalized request of one of the engine's operations.
+    @inline(__always)
+    private static func isEngines(_ handle: MPI_Request) -> Bool {
+        guard handle != MPI_REQUEST_NULL, let root = root.load(ordering: .acquiring),
+              let operation = HandleIndex.entry(root, handle) else { return false }
+        return Messages.lock.withLock { _ in operation.pointee.request == handle }
+    }
+
     public static func wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
         guard Messages.isActive, let request else { return BlockingCalls.wait(request, status) }
         let persistent = PersistentRequests.lookup(request.pointee)
@@ -76,10 +116,15 @@ public enum Requests {
         return communicatorError(persistent.pointee.comm, code)
     }
 
-    /// Waits for one request: the engine's persistent operation first, if it is one.
+    /// Waits for one request: the engine's (moving its messages meanwhile), else MPICH's own wait
+    /// (the progress agent moves messages meanwhile; MPICH 4.0.2 raises a request's error
+    /// differently from MPI_Wait and MPI_Test).
     private static func waitOne(_ request: UnsafeMutablePointer<MPI_Request>, _ persistent: UnsafeMutablePointer<PersistentOperation>?,
                                 _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
-        guard let persistent else { return polling { PMPI_Test(request, &$0, status) } }
+        guard let persistent else {
+            guard isEngines(request.pointee) else { return BlockingCalls.wait(request, status) }
+            return polling { PMPI_Test(request, &$0, status) }
+        }
         if let active = persistent.pointee.active { Messages.waitUntilDone(active) }
         let code = PMPI_Wait(request, status)
         return code == MPI_SUCCESS ? PersistentRequests.collect(persistent, status) : code
@@ -129,7 +174,7 @@ public enum Requests {
             var done: Int32 = 0
             let code = test(&done)
             if code != MPI_SUCCESS || done != 0 { return code }
-            if ProgressAgent.isRunning { ProgressAgent.applyPending() }
+            if ProgressAgent.servesStagedWindows { ProgressAgent.applyPending() }
             spinner.pause()
         }
     }

@@ -33,7 +33,7 @@ final class Runtime: @unchecked Sendable {
         self.leaders = leaders
         self.jobSlot = jobSlot
         self.progressComm = progressComm
-        waitPolicy = WaitPolicy(timeoutSeconds: config.timeoutSeconds, progress: driveMPICHProgress)
+        waitPolicy = WaitPolicy(timeoutSeconds: config.timeoutSeconds, progress: driveProgress)
         // A region from an ivshmem server (or an ivshmem-doorbell device): long waits sleep on
         // the doorbell, and releases ring the sleepers.
         if let region, let doorbell = region.mapping.doorbell {
@@ -87,6 +87,13 @@ private func awaitStderrForwarded(seconds: Double) {
         var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
         nanosleep(&pause, nil)
     }
+}
+
+/// What a long wait in the region does between sleeps: moves messages through the region (a peer
+/// may wait for bytes this rank still has to write), then MPICH's traffic.
+private func driveProgress() {
+    if Messages.isActive { Messages.progress() }
+    driveMPICHProgress()
 }
 
 /// Lets MPICH move its own traffic (a nonblocking send a peer is waiting on, say) while we wait in

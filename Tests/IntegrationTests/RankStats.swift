@@ -18,6 +18,18 @@ struct RankStats: Sendable {
         Int(values["\(call)_\(path)"] ?? "") ?? -1
     }
 
+    /// Point-to-point sends served through the region (`send_shm`) or handed to MPICH (`send_mpi`);
+    /// -1 when the line has no such key.
+    func sends(_ path: CallPath) -> Int {
+        Int(values["send_\(path)"] ?? "") ?? -1
+    }
+
+    /// Point-to-point receives served through the region (`recv_shm`) or handed to MPICH (`recv_mpi`);
+    /// -1 when the line has no such key. A sendrecv counts one send and one receive.
+    func receives(_ path: CallPath) -> Int {
+        Int(values["recv_\(path)"] ?? "") ?? -1
+    }
+
     /// Parses one line; nil when it is not a well-formed stats line with every required key.
     init?(line: Substring) {
         guard line.hasPrefix(Self.linePrefix) else { return nil }

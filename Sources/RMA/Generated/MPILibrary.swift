@@ -1393,7 +1393,7 @@ public enum Dispatch {
         MPI_Recv_init_c = tool("MPI_Recv_init_c").map { unsafeBitCast($0, to: type(of: MPI_Recv_init_c)) } ?? { a0, a1, a2, a3, a4, a5, a6 in PointToPoint.receiveInit(a0, a1, a2, a3, a4, a5, a6, forward: { PMPI_Recv_init_c(a0, a1, a2, a3, a4, a5, a6) }) }
         MPI_Start = tool("MPI_Start").map { unsafeBitCast($0, to: type(of: MPI_Start)) } ?? { a0 in PersistentRequests.start(a0) }
         MPI_Startall = tool("MPI_Startall").map { unsafeBitCast($0, to: type(of: MPI_Startall)) } ?? { a0, a1 in PersistentRequests.startAll(a0, a1) }
-        MPI_Request_free = tool("MPI_Request_free").map { unsafeBitCast($0, to: type(of: MPI_Request_free)) } ?? { a0 in PersistentRequests.free(a0) }
+        MPI_Request_free = tool("MPI_Request_free").map { unsafeBitCast($0, to: type(of: MPI_Request_free)) } ?? { a0 in Requests.free(a0) }
         MPI_Wait = tool("MPI_Wait").map { unsafeBitCast($0, to: type(of: MPI_Wait)) } ?? { a0, a1 in Requests.wait(a0, a1) }
         MPI_Waitall = tool("MPI_Waitall").map { unsafeBitCast($0, to: type(of: MPI_Waitall)) } ?? { a0, a1, a2 in Requests.waitAll(a0, a1, a2) }
         MPI_Waitany = tool("MPI_Waitany").map { unsafeBitCast($0, to: type(of: MPI_Waitany)) } ?? { a0, a1, a2, a3 in Requests.waitAny(a0, a1, a2, a3) }

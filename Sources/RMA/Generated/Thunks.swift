@@ -892,7 +892,7 @@ import CMPI
     Dispatch.MPI_Request_free(request)
 }
 @_cdecl("PMPI_Request_free") public func PMPI_Request_free_entry(_ request: UnsafeMutablePointer<MPI_Request>?) -> Int32 {
-    PersistentRequests.free(request)
+    Requests.free(request)
 }
 
 @_cdecl("MPI_Wait") public func MPI_Wait_entry(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
