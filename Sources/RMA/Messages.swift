@@ -446,14 +446,12 @@ enum Messages {
             deliver(payload, bytes, to: operation, peer: peer)
             return true
         }
-        let data = total > 0 ? malloc(total) : nil
-        guard total == 0 || data != nil else {
+        guard let message = UnexpectedPool.take(envelope, peer: peer) else {
             brokenChannel(peer, "no memory for an unexpected message of \(total) bytes")
             return false
         }
-        let message = UnsafeMutablePointer<UnexpectedMessage>.allocate(capacity: 1)
-        message.initialize(to: UnexpectedMessage(envelope: envelope, peer: peer, arrived: bytes, data: data, next: nil))
-        if bytes > 0 { data!.copyMemory(from: payload, byteCount: bytes) }
+        message.pointee.arrived = bytes
+        if bytes > 0 { message.pointee.data!.copyMemory(from: payload, byteCount: bytes) }
         if !message.pointee.complete { peers[Int(peer)]!.delivery = .unexpected(message) }
         if let unexpectedTail { unexpectedTail.pointee.next = message } else { unexpectedHead = message }
         unexpectedTail = message
@@ -560,8 +558,7 @@ enum Messages {
         if let data = message.pointee.data, message.pointee.arrived > 0 {
             deliver(data, message.pointee.arrived, to: operation, peer: peer)
         }
-        free(message.pointee.data)
-        message.deallocate()
+        UnexpectedPool.recycle(message)
     }
 
     /// Posts a receive: an unexpected message it matches, else the posted queue.
@@ -712,6 +709,40 @@ enum OperationPool {
     static func recycle(_ operation: UnsafeMutablePointer<MessageOperation>) {
         operation.pointee.next = free
         free = operation
+    }
+}
+
+/// Unexpected messages, recycled, each with room for a small message's bytes: a message that
+/// comes before its receive allocates nothing once warm, unless it is large. Guarded by `Messages.lock`.
+enum UnexpectedPool {
+    static let inlineBytes = 1024
+    private static let entryBytes = MemoryLayout<UnexpectedMessage>.stride + inlineBytes
+    nonisolated(unsafe) private static var free: UnsafeMutablePointer<UnexpectedMessage>?
+
+    static func take(_ envelope: MessageEnvelope, peer: Int32) -> UnsafeMutablePointer<UnexpectedMessage>? {
+        let total = Int(envelope.bytes)
+        let message: UnsafeMutablePointer<UnexpectedMessage>
+        if let recycled = free {
+            free = recycled.pointee.next
+            message = recycled
+        } else {
+            guard let entry = malloc(entryBytes) else { return nil }
+            message = entry.bindMemory(to: UnexpectedMessage.self, capacity: 1)
+        }
+        message.initialize(to: UnexpectedMessage(envelope: envelope, peer: peer, arrived: 0, data: nil, next: nil))
+        message.pointee.data = total <= inlineBytes ? UnsafeMutableRawPointer(message + 1) : malloc(total)
+        guard message.pointee.data != nil else {
+            recycle(message)
+            return nil
+        }
+        return message
+    }
+
+    static func recycle(_ message: UnsafeMutablePointer<UnexpectedMessage>) {
+        if let data = message.pointee.data, data != UnsafeMutableRawPointer(message + 1) { Glibc.free(data) }
+        message.pointee.data = nil
+        message.pointee.next = free
+        free = message
     }
 }
 

@@ -62,9 +62,12 @@ public enum MessageChannel {
             let padding = position + need > capacity ? capacity - position : 0
             let wanted = UInt64(padding + need)
             if UInt64(capacity) - (head &- knownTail) < wanted {
-                knownTail = SharedWord(at: block + tailOffset).load()
-                // A tail ahead of head is a consumer gone wrong: treat the ring as full.
-                guard knownTail <= head, UInt64(capacity) - (head &- knownTail) >= wanted else { return nil }
+                // A tail ahead of head, or more than a ring behind, is a consumer gone wrong:
+                // treat the ring as full, and keep the last sane tail.
+                let tail = SharedWord(at: block + tailOffset).load()
+                guard tail <= head, head - tail <= UInt64(capacity) else { return nil }
+                knownTail = tail
+                guard UInt64(capacity) - (head - tail) >= wanted else { return nil }
             }
             let ring = block + ringOffset
             if padding > 0 {

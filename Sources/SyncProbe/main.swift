@@ -27,6 +27,19 @@
 //   counter FILE PARTICIPANT PARTICIPANTS ROUNDS
 //                                         word 0 a counter the participants add to in turn,
 //                                         word 1 the last turn (plain)
+//
+// MessageChannel commands, on a channel file holding one block of MessageChannel.blockBytes(capacity:
+// CAPACITY) bytes that the test creates zeroed (a prepared block):
+//   channel-send FILE CAPACITY RECORDS     the producer: record n has kind 1 + n % 3 and
+//                                         channelPayloadBytes(n) payload bytes, byte i being
+//                                         UInt8(truncatingIfNeeded: n * 131 + i * 7 + i >> 8); its
+//                                         envelope holds n (UInt64), the payload's FNV-1a checksum
+//                                         (UInt64), then 24 bytes UInt8(truncatingIfNeeded: n + j)
+//   channel-receive FILE CAPACITY RECORDS  the consumer: checks every record's kind, sequence number,
+//                                         envelope, length, checksum and bytes, in order, then that no
+//                                         record follows the last; prints "received N records, B
+//                                         payload bytes, W wraps" (W: records that start before the one
+//                                         read before them, the ring having wrapped)
 import Glibc
 import Region
 import SharedSync
@@ -212,6 +225,103 @@ func counter(_ arguments: [String]) {
     }
 }
 
+/// Record n's payload bytes: mostly short, every 100th near the largest (the largest itself for n = 99).
+func channelPayloadBytes(_ sequence: Int, largest: Int) -> Int {
+    sequence % 100 == 99 ? largest - (sequence / 100) % 64 : sequence * 37 % 301
+}
+
+func channelPayloadByte(_ sequence: Int, _ index: Int) -> UInt8 {
+    UInt8(truncatingIfNeeded: sequence &* 131 &+ index &* 7 &+ index >> 8)
+}
+
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    return hash
+}
+
+/// The channel file's block, mapped for the duration of `body`.
+func withChannelBlock(_ arguments: [String], _ body: (UnsafeMutableRawPointer, _ capacity: Int, _ records: Int) -> Void) {
+    let capacity = integer(arguments, 2, "CAPACITY"), records = integer(arguments, 3, "RECORDS")
+    guard capacity % 64 == 0, MessageChannel.largestPayload(capacity: capacity) >= 301 else {
+        fail("CAPACITY must be a multiple of 64 whose largest payload is at least 301 bytes")
+    }
+    let words = SyncWords(text(arguments, 1, "FILE"), words: MessageChannel.blockBytes(capacity: capacity) / 8)
+    withExtendedLifetime(words) { body(words.address(0), capacity, records) }
+}
+
+func channelSend(_ arguments: [String]) {
+    withChannelBlock(arguments) { block, capacity, records in
+        var producer = MessageChannel.Producer(block: block, capacity: capacity)
+        let largest = MessageChannel.largestPayload(capacity: capacity)
+        for sequence in 0..<records {
+            let bytes = channelPayloadBytes(sequence, largest: largest)
+            var reserved: UnsafeMutableRawPointer?
+            guard waitUntil(policy, {
+                reserved = producer.reserve(payload: bytes)
+                return reserved != nil
+            }), let record = reserved else {
+                fail("record \(sequence): the ring stayed full (tail \(SharedWord(at: block + 64).load()))")
+            }
+            let payload = UnsafeMutableRawBufferPointer(start: record + MessageChannel.headerBytes, count: bytes)
+            for index in 0..<bytes { payload[index] = channelPayloadByte(sequence, index) }
+            let envelope = record + MessageChannel.envelopeOffset
+            envelope.storeBytes(of: UInt64(sequence), as: UInt64.self)
+            envelope.storeBytes(of: fnv1a(UnsafeRawBufferPointer(payload)), toByteOffset: 8, as: UInt64.self)
+            for index in 16..<MessageChannel.envelopeBytes {
+                envelope.storeBytes(of: UInt8(truncatingIfNeeded: sequence &+ index - 16), toByteOffset: index, as: UInt8.self)
+            }
+            producer.publish(kind: UInt32(1 + sequence % 3), payload: bytes)
+        }
+    }
+}
+
+func channelReceive(_ arguments: [String]) {
+    withChannelBlock(arguments) { block, capacity, records in
+        var consumer = MessageChannel.Consumer(block: block, capacity: capacity)
+        let largest = MessageChannel.largestPayload(capacity: capacity)
+        var payloadBytes = 0, wraps = 0
+        var previous = UnsafeRawPointer(block)
+        func next(_ sequence: Int) -> MessageChannel.Record? {
+            do { return try consumer.next() } catch { fail("record \(sequence): \(error)") }
+        }
+        for sequence in 0..<records {
+            var received: MessageChannel.Record?
+            guard waitUntil(policy, {
+                received = next(sequence)
+                return received != nil
+            }), let record = received else {
+                fail("record \(sequence) never came (head \(SharedWord(at: block).load()))")
+            }
+            // Copied out before anything is trusted, as a consumer of untrusted memory does.
+            var envelope = [UInt8](repeating: 0, count: MessageChannel.envelopeBytes)
+            envelope.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: record.envelope, count: $0.count)) }
+            let payload = UnsafeRawBufferPointer(start: record.payload, count: record.payloadBytes)
+            let sent = envelope.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let checksum = envelope.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) }
+            guard sent == UInt64(sequence) else { fail("record \(sequence) came as record \(sent)") }
+            guard record.kind == UInt32(1 + sequence % 3) else { fail("record \(sequence) has kind \(record.kind)") }
+            let expected = channelPayloadBytes(sequence, largest: largest)
+            guard record.payloadBytes == expected else {
+                fail("record \(sequence) has \(record.payloadBytes) payload bytes, not \(expected)")
+            }
+            for index in 16..<MessageChannel.envelopeBytes where envelope[index] != UInt8(truncatingIfNeeded: sequence &+ index - 16) {
+                fail("record \(sequence): envelope byte \(index) is \(envelope[index])")
+            }
+            guard fnv1a(payload) == checksum else { fail("record \(sequence): the payload does not match its checksum") }
+            for index in 0..<expected where payload[index] != channelPayloadByte(sequence, index) {
+                fail("record \(sequence): payload byte \(index) is \(payload[index])")
+            }
+            if record.envelope < previous { wraps += 1 }
+            previous = record.envelope
+            payloadBytes += expected
+            consumer.release(record)
+        }
+        guard next(records) == nil else { fail("a record after the last") }
+        print("received \(records) records, \(payloadBytes) payload bytes, \(wraps) wraps")
+    }
+}
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--start-at" {
     guard arguments.count > 1, let start = Double(arguments[1]) else { fail("--start-at needs epoch seconds") }
@@ -220,7 +330,7 @@ if arguments.first == "--start-at" {
 }
 let commands: [String: ([String]) -> Void] = [
     "attach": attach, "alloc": alloc, "claim": claim, "spinlock": spinlock, "rwlock": rwlock, "rwshared": rwshared,
-    "barrier": barrier, "counter": counter,
+    "barrier": barrier, "counter": counter, "channel-send": channelSend, "channel-receive": channelReceive,
 ]
 guard let command = arguments.first, let run = commands[command] else {
     fail("unknown command \(arguments.first ?? "(none)"); commands: \(commands.keys.sorted().joined(separator: ", "))")
