@@ -58,7 +58,7 @@ public enum Requests {
                           bytes: operation.pointee.statusBytes, cancelled: operation.pointee.cancelled)
             status.pointee.MPI_ERROR = operation.pointee.error
         }
-        return operation.pointee.error
+        return MPI_SUCCESS
     }
 
     /// MPICH frees the request: after its completion was announced and the program waited, tested
@@ -100,34 +100,51 @@ public enum Requests {
 
     // MARK: Waits
 
-    /// Whether `handle` is the generalized request of one of the engine's operations.
+    /// The operation whose generalized request `handle` is, if it is one of the engine's.
     @inline(__always)
-    private static func isEngines(_ handle: MPI_Request) -> Bool {
+    private static func operation(_ handle: MPI_Request) -> UnsafeMutablePointer<MessageOperation>? {
         guard handle != MPI_REQUEST_NULL, let root = root.load(ordering: .acquiring),
-              let operation = HandleIndex.entry(root, handle) else { return false }
-        return Messages.lock.withLock { _ in operation.pointee.request == handle }
+              let operation = HandleIndex.entry(root, handle) else { return nil }
+        return Messages.lock.withLock { _ in operation.pointee.request == handle } ? operation : nil
+    }
+
+    /// An operation's error and communicator once MPICH was told it completed; nil before. MPICH
+    /// raises a generalized request's error as its own MPI_ERR_OTHER on MPI_COMM_WORLD, so the
+    /// query callback reports success (the error in the status) and the wait or test raises the
+    /// operation's error class on its communicator itself.
+    private static func outcome(_ operation: UnsafeMutablePointer<MessageOperation>) -> (error: Int32, comm: MPI_Comm)? {
+        Messages.lock.withLock { _ in
+            operation.pointee.done && operation.pointee.announced ? (operation.pointee.error, operation.pointee.comm) : nil
+        }
     }
 
     public static func wait(_ request: UnsafeMutablePointer<MPI_Request>?, _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
         guard Messages.isActive, let request else { return BlockingCalls.wait(request, status) }
-        let persistent = PersistentRequests.lookup(request.pointee)
-        let code = waitOne(request, persistent, status)
-        guard code != MPI_SUCCESS, let persistent else { return code }
-        return communicatorError(persistent.pointee.comm, code)
+        let (code, comm) = waitOne(request, PersistentRequests.lookup(request.pointee), status)
+        return code == MPI_SUCCESS || comm == MPI_COMM_NULL ? code : communicatorError(comm, code)
     }
 
     /// Waits for one request: the engine's (moving its messages meanwhile), else MPICH's own wait
     /// (the progress agent moves messages meanwhile; MPICH 4.0.2 raises a request's error
     /// differently from MPI_Wait and MPI_Test).
+    /// Returns the call's code, or the engine operation's error with the communicator to raise
+    /// it on (MPI_COMM_NULL: MPICH raised it already).
     private static func waitOne(_ request: UnsafeMutablePointer<MPI_Request>, _ persistent: UnsafeMutablePointer<PersistentOperation>?,
-                                _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
+                                _ status: UnsafeMutablePointer<MPI_Status>?) -> (Int32, MPI_Comm) {
         guard let persistent else {
-            guard isEngines(request.pointee) else { return BlockingCalls.wait(request, status) }
-            return polling { PMPI_Test(request, &$0, status) }
+            guard let operation = operation(request.pointee) else { return (BlockingCalls.wait(request, status), MPI_COMM_NULL) }
+            var result: (error: Int32, comm: MPI_Comm)?
+            _ = polling { done in
+                result = outcome(operation)
+                done = result == nil ? 0 : 1
+                return MPI_SUCCESS
+            }
+            let code = PMPI_Wait(request, status)
+            return code == MPI_SUCCESS ? (result!.error, result!.comm) : (code, MPI_COMM_NULL)
         }
         if let active = persistent.pointee.active { Messages.waitUntilDone(active) }
         let code = PMPI_Wait(request, status)
-        return code == MPI_SUCCESS ? PersistentRequests.collect(persistent, status) : code
+        return code == MPI_SUCCESS ? (PersistentRequests.collect(persistent, status), persistent.pointee.comm) : (code, MPI_COMM_NULL)
     }
 
     public static func waitAll(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?,
@@ -136,16 +153,17 @@ public enum Requests {
         // One request at a time (as BlockingCalls.waitAll, for the same reason); an error in one
         // is MPI_ERR_IN_STATUS, with each status's MPI_ERROR telling which.
         let ignored = statuses == nil || statuses == IVSHMEM_MPI_STATUSES_IGNORE
-        var failed = false
+        var failed: MPI_Comm?
         for index in 0..<Int(count) {
             let status = ignored ? IVSHMEM_MPI_STATUS_IGNORE : statuses! + index
-            let code = waitOne(requests + index, PersistentRequests.lookup(requests[index]), status)
+            let (code, comm) = waitOne(requests + index, PersistentRequests.lookup(requests[index]), status)
             if code != MPI_SUCCESS {
-                failed = true
+                failed = failed ?? comm
                 if !ignored { statuses![index].MPI_ERROR = code }
             }
         }
-        return failed ? MPI_ERR_IN_STATUS : MPI_SUCCESS
+        guard let failed else { return MPI_SUCCESS }
+        return failed == MPI_COMM_NULL ? MPI_ERR_IN_STATUS : communicatorError(failed, MPI_ERR_IN_STATUS)
     }
 
     public static func waitAny(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>?, _ index: UnsafeMutablePointer<Int32>?,
@@ -185,7 +203,15 @@ public enum Requests {
                             _ status: UnsafeMutablePointer<MPI_Status>?) -> Int32 {
         guard Messages.isActive, let request, let flag else { return PMPI_Test(request, flag, status) }
         Messages.progress()
-        guard let persistent = PersistentRequests.lookup(request.pointee) else { return PMPI_Test(request, flag, status) }
+        guard let persistent = PersistentRequests.lookup(request.pointee) else {
+            guard let operation = operation(request.pointee) else { return PMPI_Test(request, flag, status) }
+            guard let (error, comm) = outcome(operation) else {
+                flag.pointee = 0
+                return MPI_SUCCESS
+            }
+            let code = PMPI_Test(request, flag, status)
+            return code != MPI_SUCCESS || error == MPI_SUCCESS ? code : communicatorError(comm, error)
+        }
         if PersistentRequests.isPending(request.pointee) {
             flag.pointee = 0
             return MPI_SUCCESS
