@@ -508,16 +508,41 @@ enum Messages {
     /// (Requests) while holding its own.
     static func unpackStaged(_ operation: UnsafeMutablePointer<MessageOperation>) {
         guard operation.pointee.kind == .receive, let staging = operation.pointee.staging else { return }
-        // Elements whose bytes all came (a truncated message fills only part of the buffer).
-        let elements = operation.pointee.statusBytes / (operation.pointee.capacity / operation.pointee.count)
-        var position: MPI_Count = 0
-        let code = Datatypes.addressable(operation.pointee.buffer, operation.pointee.type) { buffer, type in
-            PMPI_Unpack_c(staging, MPI_Count(operation.pointee.statusBytes), &position, buffer, MPI_Count(elements),
-                          type, operation.pointee.comm)
+        let received = operation.pointee.statusBytes, elementBytes = operation.pointee.capacity / operation.pointee.count
+        let elements = (received + elementBytes - 1) / elementBytes
+        let code: Int32
+        if received % elementBytes == 0 {
+            code = unpack(staging, elements, into: operation)
+        } else if let whole = malloc(elements * elementBytes) {
+            // A message ending inside an element (a shorter one, or truncated) still fills the
+            // bytes of that element it carries, as MPI says: unpack whole elements whose tail
+            // holds what the buffer had there.
+            var position: MPI_Count = 0
+            let packed = Datatypes.addressable(operation.pointee.buffer, operation.pointee.type) { buffer, type in
+                PMPI_Pack_c(buffer, MPI_Count(elements), type, whole, MPI_Count(elements * elementBytes), &position,
+                            operation.pointee.comm)
+            }
+            if packed == MPI_SUCCESS {
+                memcpy(whole, staging, received)
+                code = unpack(whole, elements, into: operation)
+            } else {
+                code = packed
+            }
+            free(whole)
+        } else {
+            code = MPI_ERR_NO_MEM
         }
         if code != MPI_SUCCESS, operation.pointee.error == MPI_SUCCESS { operation.pointee.error = code }
         free(staging)
         operation.pointee.staging = nil
+    }
+
+    private static func unpack(_ bytes: UnsafeMutableRawPointer, _ elements: Int, into operation: UnsafeMutablePointer<MessageOperation>) -> Int32 {
+        var position: MPI_Count = 0
+        let size = MPI_Count(elements * (operation.pointee.capacity / operation.pointee.count))
+        return Datatypes.addressable(operation.pointee.buffer, operation.pointee.type) { buffer, type in
+            PMPI_Unpack_c(bytes, size, &position, buffer, MPI_Count(elements), type, operation.pointee.comm)
+        }
     }
 
     /// Takes the oldest unexpected message `operation` matches, if any.

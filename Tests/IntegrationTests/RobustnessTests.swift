@@ -38,22 +38,28 @@ struct StopLine {
     }
 }
 
-/// One run of stress.c: plain MPICH and the library must print the same digests.
+/// One run of stress.c (RMA epochs interleaved with point-to-point messages): plain MPICH and
+/// the library must print the same digests.
 struct StressRun: Sendable, CustomTestStringConvertible {
     let seed: UInt64
     let epochs: Int
     /// Ranks on each region file ("server").
     var ranksPerRegion = [8]
+    /// Also runs the library with IVSHMEM_RMA_PT2PT=0 (every message to MPICH): same digests again.
+    var alsoWithPointToPointOff = false
 
     var testDescription: String {
         "seed \(seed), \(epochs) epochs, " + ranksPerRegion.map(String.init).joined(separator: "+") + " ranks on "
             + (ranksPerRegion.count == 1 ? "one region" : "\(ranksPerRegion.count) regions")
+            + (alsoWithPointToPointOff ? ", also with IVSHMEM_RMA_PT2PT=0" : "")
     }
 
     /// Every epoch costs at least one MPICH barrier, about 50 ms at 8 ranks on 2 busy cores
-    /// (measured here): the epoch counts keep the plain-MPICH reference run near a minute.
+    /// (measured here), and its messages about as much again (most of it the 1 in 32 messages
+    /// above 64 KiB): the epoch counts keep the plain-MPICH reference run near a minute.
     static let cases = [
-        StressRun(seed: 1, epochs: 250), StressRun(seed: 2, epochs: 100), StressRun(seed: 3, epochs: 100),
+        StressRun(seed: 1, epochs: 250), StressRun(seed: 2, epochs: 100),
+        StressRun(seed: 3, epochs: 100, alsoWithPointToPointOff: true),
         StressRun(seed: 4, epochs: 150, ranksPerRegion: [2, 2]),
     ]
 }
@@ -217,7 +223,7 @@ struct RobustnessTests {
 
     // MARK: Stress
 
-    @Test("stress: a seeded random mix of every sync mode and operation, same digests as plain MPICH",
+    @Test("stress: a seeded random mix of every sync mode, operation and point-to-point pattern, same digests as plain MPICH",
           arguments: StressRun.cases)
     func stress(run: StressRun) throws {
         let library = try TestFixtures.requireLibrary()
@@ -225,28 +231,45 @@ struct RobustnessTests {
         let ranks = run.ranksPerRegion.reduce(0, +)
         let plain = MPIJob(program: .stress, groups: [RankGroup(ranks: ranks)], arguments: arguments, timeoutSeconds: 300)
         let reference = try runAndCheck(plain, stats: .absent)
+        let summary = { (result: JobResult) in
+            result.stdoutLines.filter { line in
+                ["digest ", "modes ", "operations ", "point_to_point "].contains { line.hasPrefix($0) }
+            }
+        }
+        let expected = summary(reference)
+        #expect(expected.filter { $0.hasPrefix("digest ") }.count == ranks, "plain MPICH printed no digests\n\(reference.report)")
+        // Every mode, kind of operation, point-to-point pattern and kind of message happened at least once.
+        for line in expected where !line.hasPrefix("digest ") {
+            let zero = line.split(separator: " ").dropFirst().filter { $0.hasSuffix("=0") }
+            #expect(zero.isEmpty, "never exercised: \(zero) in \(line)")
+        }
         try withRegionFiles(run.ranksPerRegion.count) { regions in
-            let served = MPIJob(
-                program: .stress, groups: zip(run.ranksPerRegion, regions).map { RankGroup(ranks: $0, region: $1) },
-                preload: library, environment: MPIJob.libraryEnvironment, arguments: arguments, timeoutSeconds: 300)
-            let result = try runAndCheck(served, stats: regions.count == 1 ? .oneRegion : .twoRegions)
-            if regions.count == 1 {
-                let (stats, _) = RankStats.parse(stderr: result.stderr)
-                #expect(stats.allSatisfy { $0.values["windows_shm"] == "2" },
-                        "both windows (MPI_Win_allocate, MPI_Win_create) should be served through the region\n\(result.report)")
-                #expect(stats.allSatisfy { Int($0.values["coll_shm"] ?? "") ?? 0 > run.epochs },
-                        "the barriers and the collectives between epochs should be served through the region\n\(result.report)")
-            }
-            let summary = { (result: JobResult) in
-                result.stdoutLines.filter { $0.hasPrefix("digest ") || $0.hasPrefix("modes ") || $0.hasPrefix("operations ") }
-            }
-            let expected = summary(reference)
-            #expect(expected.filter { $0.hasPrefix("digest ") }.count == ranks, "plain MPICH printed no digests\n\(reference.report)")
-            #expect(summary(result) == expected, "the library's digests differ from plain MPICH's\n\(result.report)")
-            // Every mode and every kind of operation happened at least once.
-            for line in expected where !line.hasPrefix("digest ") {
-                let zero = line.split(separator: " ").dropFirst().filter { $0.hasSuffix("=0") }
-                #expect(zero.isEmpty, "never exercised: \(zero) in \(line)")
+            let oneRegion = regions.count == 1
+            for pointToPoint in run.alsoWithPointToPointOff ? [true, false] : [true] {
+                let served = MPIJob(
+                    program: .stress, groups: zip(run.ranksPerRegion, regions).map { RankGroup(ranks: $0, region: $1) },
+                    preload: library,
+                    environment: MPIJob.libraryEnvironment + (pointToPoint ? [] : [("IVSHMEM_RMA_PT2PT", "0")]),
+                    arguments: arguments, timeoutSeconds: 300)
+                let result = try runAndCheck(served, stats: oneRegion ? .oneRegion : .twoRegions)
+                let setting = pointToPoint ? "" : " (IVSHMEM_RMA_PT2PT=0)"
+                if oneRegion {
+                    let (stats, _) = RankStats.parse(stderr: result.stderr)
+                    #expect(stats.allSatisfy { $0.values["windows_shm"] == "2" },
+                            "both windows (MPI_Win_allocate, MPI_Win_create) should be served through the region\(setting)\n\(result.report)")
+                    #expect(stats.allSatisfy { Int($0.values["coll_shm"] ?? "") ?? 0 > run.epochs },
+                            "the barriers and the collectives between epochs should be served through the region\(setting)\n\(result.report)")
+                    if pointToPoint {
+                        expectEveryRank(result, ranks: ranks, "send_shm > 0 and recv_shm > 0 (messages through the region)") {
+                            $0.sends(.shm) > 0 && $0.receives(.shm) > 0
+                        }
+                    } else {
+                        expectEveryRank(result, ranks: ranks, "send_shm == 0 and recv_shm == 0 (point-to-point turned off)") {
+                            $0.sends(.shm) == 0 && $0.receives(.shm) == 0
+                        }
+                    }
+                }
+                #expect(summary(result) == expected, "the library's digests\(setting) differ from plain MPICH's\n\(result.report)")
             }
         }
     }
