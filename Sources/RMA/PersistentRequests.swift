@@ -38,6 +38,13 @@ public enum PersistentRequests {
         return entry
     }
 
+    /// Whether `handle` is a started persistent operation of the engine (done or not): MPICH
+    /// must not see its request in an array, which it would call complete at once.
+    @inline(__always)
+    static func isStarted(_ handle: MPI_Request) -> Bool {
+        lookup(handle)?.pointee.active != nil
+    }
+
     /// Whether `handle` is a started persistent operation whose message is still moving.
     @inline(__always)
     static func isPending(_ handle: MPI_Request) -> Bool {

@@ -293,6 +293,11 @@ public enum Requests {
         let (code, hidden) = withPendingHidden(count, requests) { PMPI_Testany(count, $0, index, &found, status) }
         // Nothing active in MPICH's sight, but operations of the engine still moving: not done.
         flag = hidden && index.pointee == MPI_UNDEFINED ? 0 : found
+        // Nothing active at all: MPI's empty status, which MPICH 4.0.2's MPI_Testany leaves unset.
+        if code == MPI_SUCCESS, flag != 0, index.pointee == MPI_UNDEFINED, let status, status != IVSHMEM_MPI_STATUS_IGNORE {
+            Messages.fill(status, source: MPI_ANY_SOURCE, tag: MPI_ANY_TAG, bytes: 0, cancelled: false)
+            status.pointee.MPI_ERROR = MPI_SUCCESS
+        }
         return code
     }
 
@@ -322,15 +327,16 @@ public enum Requests {
         return nil
     }
 
-    /// Runs `body` on the array, or, when persistent operations of the engine are still moving
-    /// (MPICH would call their requests complete), on a copy with those set to MPI_REQUEST_NULL,
+    /// Runs `body` on the array, or, when it holds started persistent operations of the engine
+    /// (MPICH would call their requests complete; the done ones are taken by
+    /// `completeDonePersistent`, one a round), on a copy with those set to MPI_REQUEST_NULL,
     /// copying back what MPICH changed. Also says whether any were hidden.
     private static func withPendingHidden(_ count: Int32, _ requests: UnsafeMutablePointer<MPI_Request>,
                                           _ body: (UnsafeMutablePointer<MPI_Request>) -> Int32) -> (Int32, Bool) {
         let total = Int(count)
-        guard (0..<total).contains(where: { PersistentRequests.isPending(requests[$0]) }) else { return (body(requests), false) }
+        guard (0..<total).contains(where: { PersistentRequests.isStarted(requests[$0]) }) else { return (body(requests), false) }
         return withUnsafeTemporaryAllocation(of: MPI_Request.self, capacity: total) { copy in
-            let hidden = (0..<total).map { PersistentRequests.isPending(requests[$0]) }
+            let hidden = (0..<total).map { PersistentRequests.isStarted(requests[$0]) }
             for index in 0..<total { copy[index] = hidden[index] ? MPI_REQUEST_NULL : requests[index] }
             let code = body(copy.baseAddress!)
             for index in 0..<total where !hidden[index] { requests[index] = copy[index] }

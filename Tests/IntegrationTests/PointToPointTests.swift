@@ -32,7 +32,7 @@ private let pointToPointOn: [(String, String)] = []
 private let pointToPointOff = [("IVSHMEM_RMA_PT2PT", "0")]
 
 /// Every rank printed "<program> ok rank=R" once, and no rank printed a FAIL line.
-private func expectOkLines(_ result: JobResult, _ program: MPIProgram, ranks: Int,
+func expectOkLines(_ result: JobResult, _ program: MPIProgram, ranks: Int,
                            sourceLocation: SourceLocation = #_sourceLocation) {
     let okLines = result.stdoutLines.filter { $0.hasPrefix("\(program.name) ok rank=") }
     let missing = (0..<ranks).filter { rank in okLines.filter { $0 == "\(program.name) ok rank=\(rank)" }.count != 1 }

@@ -54,3 +54,40 @@ enum ARMCI {
         }
     }()
 }
+
+/// An independent conformance check of point-to-point through the region: mpi4py's own unit tests
+/// of sends, receives, requests, statuses and message specifications, unmodified, run by its
+/// tests/main.py as BindingTests runs its one-sided ones, every rank sharing one region. They also
+/// message on MPI_COMM_SELF, intercommunicators and windows the library hands to MPICH, so only
+/// `send_shm > 0` is asserted of the stats, not that nothing went to MPICH.
+@Suite("mpi4py's point-to-point test suites through the region", .serialized)
+struct Mpi4pyPointToPointTests {
+    static let suites = [
+        "test_p2p_buf", "test_p2p_obj", "test_p2p_buf_matched", "test_p2p_obj_matched", "test_request",
+        "test_status", "test_msgspec", "test_msgzero", "test_grequest", "test_p2p_buf_part",
+    ]
+
+    @Test("mpi4py's own point-to-point suites pass served, one region: OK on every rank, send_shm > 0 on every rank",
+          .enabled(if: Mpi4py.installation?.testSuite != nil, Mpi4py.missingTestSuiteComment), arguments: [2, 3])
+    func mpi4pyPointToPointSuites(ranks: Int) throws {
+        let mpi4py = try #require(Mpi4py.installation)
+        let tests = try #require(mpi4py.testSuite)
+        let library = try TestFixtures.requireLibrary()
+        let program = MPIProgram(name: "mpi4py point-to-point test suites", calls: [], usesPassThroughWindows: true)
+        try withRegionFiles(1) { regions in
+            let job = MPIJob(
+                program: program, groups: [RankGroup(ranks: ranks, region: regions[0])], preload: library,
+                interpreter: mpi4py.python, environment: MPIJob.libraryEnvironment + mpi4py.environment,
+                arguments: Self.suites, timeoutSeconds: 240)
+            let result = try job.run(executable: tests)
+            try requireNotHung(result, of: job)
+            let okLines = Mpi4py.ranksReportingOK(result.stderr)
+            #expect(result.exitStatus == 0 && okLines == ranks,
+                    "exit status \(result.exitStatus), \(okLines) of \(ranks) ranks reported OK\n\(result.report)")
+            let (stats, malformed) = RankStats.parse(stderr: result.stderr)
+            #expect(malformed.isEmpty && stats.map(\.rank).sorted() == Array(0..<ranks),
+                    "expected one well-formed stats line per rank 0..<\(ranks), got ranks \(stats.map(\.rank)), malformed \(malformed)\n\(result.report)")
+            expectEveryRank(result, ranks: ranks, "send_shm > 0 (messages through the region)") { $0.sends(.shm) > 0 }
+        }
+    }
+}
